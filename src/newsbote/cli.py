@@ -1,0 +1,486 @@
+"""The command line: ``newsbote init | check | run | add | remove | preview | why | status | …``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from newsbote import __version__, outbox
+from newsbote.config import (
+    LoadedConfig,
+    add_source,
+    config_path,
+    initial_config,
+    load_config,
+    mask_url,
+    remove_source,
+)
+from newsbote.errors import NewsboteError
+from newsbote.fetch import Fetcher
+from newsbote.opml import read_opml, write_opml
+from newsbote.parse import parse_feed
+from newsbote.pipeline import plan_items
+from newsbote.render import Renderer
+from newsbote.store import Store, open_store
+from newsbote.store.items import load_known
+from newsbote.store.queries import explain, item_counts, source_rows
+from newsbote.store.sources import enable, get_state
+from newsbote.identify import canonical_url, identify, item_key
+from newsbote.worker import Service, build_destinations
+
+app = typer.Typer(
+    help="newsbote: every new article of your feeds, posted once, natively, where your community talks.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="config file (default: newsbote.toml or $NEWSBOTE_CONFIG)"),
+]
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def _fail(exc: NewsboteError) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _load(path: Path | None) -> LoadedConfig:
+    try:
+        return load_config(path)
+    except NewsboteError as exc:
+        raise _fail(exc) from None
+
+
+def _store(loaded: LoadedConfig) -> Store:
+    try:
+        return open_store(loaded.config.store)
+    except NewsboteError as exc:
+        raise _fail(exc) from None
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "–"
+    delta = (value - datetime.now(UTC)).total_seconds()
+    text = value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    if abs(delta) < 86400:
+        text += f" ({'in ' if delta > 0 else ''}{_span(abs(delta))}{'' if delta > 0 else ' ago'})"
+    return text
+
+
+def _span(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+@app.command()
+def init(
+    config: ConfigOption = None,
+    language: Annotated[str, typer.Option(help="de or en")] = "de",
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="a feed URL (repeatable)")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="overwrite an existing file")] = False,
+) -> None:
+    """Write a commented newsbote.toml to start from."""
+    path = config_path(config)
+    if path.exists() and not force:
+        raise _fail(NewsboteError(f"{path} exists already; use --force to overwrite it"))
+    if language not in ("de", "en"):
+        raise _fail(NewsboteError(f"--language: expected 'de' or 'en', found {language!r}"))
+    from newsbote.config.edit import name_for
+
+    named: list[tuple[str, str]] = []
+    for url in source or []:
+        named.append((name_for(url, {n for n, _ in named}), url))
+    path.write_text(initial_config(language, named), encoding="utf-8")
+    console.print(
+        f"wrote [bold]{path}[/]; next: [bold]newsbote add URL[/], then [bold]newsbote check[/]"
+    )
+
+
+@app.command()
+def check(
+    config: ConfigOption = None,
+    fetch: Annotated[bool, typer.Option(help="test-fetch every source")] = True,
+) -> None:
+    """Validate the config, templates and destinations, and test-fetch every source."""
+    loaded = _load(config)
+    cfg = loaded.config
+    console.print(f"[green]✓[/] config {loaded.path}: {len(cfg.sources)} sources, "
+                  f"{len(cfg.destinations)} destinations, {len(cfg.routes)} routes")  # fmt: skip
+    renderer = Renderer(loaded.base_dir)
+    problems = 0
+    for route in cfg.routes:
+        for language in {cfg.language, *(s.language for s in cfg.sources if s.language)}:
+            try:
+                renderer.check(route.template, language)
+            except NewsboteError as exc:
+                problems += 1
+                errors.print(f"[red]✗[/] {exc}")
+    store = _store(loaded)
+    try:
+        destinations = build_destinations(loaded, store)
+        for name, destination in destinations.items():
+            try:
+                console.print(f"[green]✓[/] destination {name}: {asyncio.run(destination.check())}")
+            except NewsboteError as exc:
+                problems += 1
+                errors.print(f"[red]✗[/] destination {name}: {exc}")
+        if fetch and cfg.sources:
+            problems += asyncio.run(_check_sources(loaded))
+    finally:
+        store.close()
+    if problems:
+        errors.print(f"[red]{problems} problem(s)[/]")
+        raise typer.Exit(1)
+    console.print("[green]all good[/]")
+
+
+async def _check_sources(loaded: LoadedConfig) -> int:
+    cfg = loaded.config
+    failures: list[str] = []
+    results: list[tuple[str, str]] = []
+    async with Fetcher(cfg.service) as fetcher:
+        with Progress(
+            TextColumn("fetching sources"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("fetch", total=len(cfg.sources))
+
+            async def one(source_name: str) -> None:
+                source = cfg.source(source_name)
+                try:
+                    fetched = await fetcher.fetch(source.url, allow_private=source.allow_private)
+                    feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type)
+                    moved = f", moved permanently to {fetched.moved_to}" if fetched.moved_to else ""
+                    results.append(
+                        (
+                            source.name,
+                            f"{feed.title!r}: {len(feed.entries)} entries ({feed.parser}){moved}",
+                        )
+                    )
+                except NewsboteError as exc:
+                    failures.append(f"source {source.name}: {exc}")
+                finally:
+                    progress.advance(task)
+
+            await asyncio.gather(*(one(s.name) for s in cfg.sources))
+    for name, text in sorted(results):
+        console.print(f"[green]✓[/] source {name}: {text}", highlight=False)
+    for failure in failures:
+        errors.print(f"[red]✗[/] {failure}", highlight=False)
+    return len(failures)
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="poll due sources, deliver, and exit")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="with --once: poll every source, due or not")] = False,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    """Run the service: polling, delivery and the web server (board at http://HOST:PORT/)."""
+    _setup_logging(log_level)
+    loaded = _load(config)
+    store = _store(loaded)
+    try:
+        if once:
+            reports = asyncio.run(_run_once(loaded, store, force))
+            failed = [r for r in reports if r.error]
+            for report in failed:
+                errors.print(
+                    f"[yellow]![/] source {report.source}: {report.error}", highlight=False
+                )
+            counts = store.call(outbox.counts)
+            console.print(f"polled {len(reports)} source(s); ledger: {_counts(counts)}")
+        else:
+            from newsbote.serve import serve
+
+            web = loaded.config.web
+            ready = (
+                f"board at http://{web.host}:{web.port}/ (Ctrl-C stops)"
+                if web.enabled
+                else "running"
+            )
+            asyncio.run(serve(loaded, store, on_ready=ready))
+    except NewsboteError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+
+
+async def _run_once(loaded: LoadedConfig, store: Store, force: bool) -> list:  # type: ignore[type-arg]
+    async with Service(loaded, store) as service:
+        return await service.run_once(force=force)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{state} {count}" for state, count in sorted(counts.items())) or "empty"
+
+
+@app.command()
+def add(
+    url: str,
+    config: ConfigOption = None,
+    name: Annotated[str | None, typer.Option(help="source name (default: from the host)")] = None,
+    interval: Annotated[str | None, typer.Option(help="poll interval, e.g. 15m")] = None,
+    first_run: Annotated[
+        str | None, typer.Option(help="what the first poll posts: N, none, since:DATE")
+    ] = None,
+) -> None:
+    """Add a source to the config file (its comments are kept)."""
+    path = config_path(config)
+    try:
+        value: int | str | None = int(first_run) if first_run and first_run.isdigit() else first_run
+        chosen = add_source(path, url, name=name, interval=interval, first_run=value)
+        load_config(path)
+    except NewsboteError as exc:
+        raise _fail(exc) from None
+    console.print(f"added source [bold]{chosen}[/] → {url}")
+
+
+@app.command()
+def remove(url_or_name: str, config: ConfigOption = None) -> None:
+    """Remove a source from the config file (its stored items are kept)."""
+    try:
+        name = remove_source(config_path(config), url_or_name)
+    except NewsboteError as exc:
+        raise _fail(exc) from None
+    console.print(f"removed source [bold]{name}[/]")
+
+
+@app.command("import-opml")
+def import_opml(file: Path, config: ConfigOption = None) -> None:
+    """Add every feed of an OPML file as a source."""
+    path = config_path(config)
+    try:
+        outlines = read_opml(file)
+        existing = {s.url for s in load_config(path).config.sources}
+        added = 0
+        for outline in outlines:
+            if outline.url in existing:
+                continue
+            add_source(path, outline.url)
+            existing.add(outline.url)
+            added += 1
+        load_config(path)
+    except NewsboteError as exc:
+        raise _fail(exc) from None
+    console.print(f"imported {added} new source(s) of {len(outlines)} in {file}")
+
+
+@app.command("export-opml")
+def export_opml(
+    config: ConfigOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file (default: stdout)")
+    ] = None,
+) -> None:
+    """Write the configured sources as OPML."""
+    text = write_opml(_load(config).config.sources)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def status(config: ConfigOption = None) -> None:
+    """Show sources (last fetch, HTTP status, next check, errors) and the ledger counts."""
+    loaded = _load(config)
+    store = _store(loaded)
+    try:
+        rows = store.call(source_rows)
+        counts = store.call(item_counts)
+        ledger = store.call(outbox.counts)
+    finally:
+        store.close()
+    configured = {s.name for s in loaded.config.sources}
+    table = Table(title=f"sources ({mask_url(loaded.config.store)})", title_justify="left")
+    for column in ("source", "items", "last fetch", "HTTP", "next check", "errors", "problem"):
+        table.add_column(column)
+    for row in rows:
+        problem = (
+            row.disabled_reason and f"disabled: {row.disabled_reason}" or row.last_error
+            if row.errors
+            else ""
+        )
+        if row.disabled_reason:
+            problem = f"disabled: {row.disabled_reason}"
+        name = row.name if row.name in configured else f"{row.name} (not in config)"
+        if row.url != row.config_url:
+            name += f"\n→ {row.url}"
+        table.add_row(
+            name, str(counts.get(row.id, 0)), _when(row.fetched_at), str(row.http_status or "–"),
+            _when(row.next_check_at), str(row.errors), problem or "",
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"deliveries: {_counts(ledger)}")
+
+
+@app.command()
+def why(query: str, config: ConfigOption = None) -> None:
+    """Explain an item (by URL, key or id): identity, first run, route, deliveries."""
+    loaded = _load(config)
+    store = _store(loaded)
+    try:
+        found = store.call(explain, query)
+    finally:
+        store.close()
+    if not found:
+        errors.print(f"no stored item has the key, link or id {query!r} "
+                     f"(canonical form: {canonical_url(query)})")  # fmt: skip
+        raise typer.Exit(1)
+    for explanation in found:
+        item = explanation.item
+        lines = [
+            f"[bold]{item.title}[/]",
+            f"source:      {explanation.source.name}",
+            f"identified:  by {item.key_kind} {item.key!r}",
+            f"link:        {item.link or '–'} (canonical {item.canonical_url or '–'})",
+            f"first seen:  {_when(item.first_seen_at)}; version {item.version}",
+            f"decision:    {item.decision}: {item.reason}",
+        ]
+        for event in explanation.events:
+            lines.append(f"event:       {_when(event.at)} {event.kind}: {event.message}")
+        for row in explanation.deliveries:
+            remote = f" → {row.remote_url or row.remote_id}" if row.remote_id else ""
+            error = f" (last error: {row.last_error})" if row.last_error else ""
+            lines.append(
+                f"delivery:    #{row.id} {row.destination} v{row.version} {row.action}: "
+                f"{row.state} after {row.attempts} attempt(s){remote}{error}"
+            )
+        if not explanation.deliveries:
+            lines.append("delivery:    none queued")
+        console.print(
+            Panel("\n".join(lines), title=f"item #{item.id}", title_align="left"), highlight=False
+        )
+
+
+@app.command()
+def preview(
+    source: Annotated[str, typer.Argument(help="source name or URL")],
+    config: ConfigOption = None,
+    limit: Annotated[int, typer.Option(help="how many of the newest items")] = 3,
+) -> None:
+    """Print the exact post each routed destination would get, without sending or recording."""
+    loaded = _load(config)
+    cfg = loaded.config
+    chosen = next((s for s in cfg.sources if source in (s.name, s.url)), None)
+    if chosen is None:
+        from newsbote.config.load import _suggest
+
+        hint = _suggest(source, [s.name for s in cfg.sources])
+        raise _fail(NewsboteError(f"no source named {source!r}" + (f"; {hint}" if hint else "")))
+    try:
+        asyncio.run(_preview(loaded, chosen.name, limit))
+    except NewsboteError as exc:
+        raise _fail(exc) from None
+
+
+async def _preview(loaded: LoadedConfig, name: str, limit: int) -> None:
+    cfg = loaded.config
+    source = cfg.source(name)
+    store = Store(cfg.store)
+    try:
+        state = store.call(get_state, name) if store.is_current() else None
+    except NewsboteError:
+        state = None
+    async with Fetcher(cfg.service) as fetcher:
+        fetched = await fetcher.fetch(
+            state.url if state else source.url, allow_private=source.allow_private
+        )
+    feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type)
+    entries = feed.entries[:limit]
+    known = store.call(load_known, state.id, [item_key(e)[0] for e in entries],
+                       [u for e in entries if (u := canonical_url(e.link))]) if state else None  # fmt: skip
+    store.close()
+    from newsbote.identify import Known
+
+    verdicts = identify(name, entries, known or Known())
+    plans = plan_items(
+        verdicts, source=source, config=cfg, renderer=Renderer(loaded.base_dir), feed=feed,
+        first_run_done=state.first_run_done if state else False,
+    )  # fmt: skip
+    console.print(
+        f"[bold]{feed.title}[/] ({feed.parser}, {len(feed.entries)} entries); newest {len(entries)}:"
+    )
+    for plan in plans:
+        header = f"{plan.verdict.item.title}  [dim]({plan.decision.value}: {plan.reason})[/]"
+        console.rule(header, align="left")
+        for message in plan.messages:
+            console.print(Panel(f"[bold]{message.title}[/]\n\n{message.body}",
+                                title=f"→ {message.destination} ({message.markup.value})", title_align="left"),
+                          highlight=False, markup=False)  # fmt: skip
+        if not plan.messages:
+            console.print("[dim]nothing would be sent for this item[/]")
+
+
+@app.command("enable")
+def enable_source(name: str, config: ConfigOption = None) -> None:
+    """Re-enable a source that was disabled (for example after HTTP 410)."""
+    loaded = _load(config)
+    store = _store(loaded)
+    try:
+        if not store.call(enable, name, datetime.now(UTC)):
+            raise _fail(NewsboteError(f"no stored source named {name!r}"))
+    finally:
+        store.close()
+    console.print(f"source [bold]{name}[/] enabled; it is polled at the next round")
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="where the demo keeps its config and database")
+    ] = Path(".demo"),
+    port: Annotated[int, typer.Option(help="board port")] = 8080,
+    feed_port: Annotated[int, typer.Option(help="port of the sample feed server")] = 8081,
+    language: Annotated[str, typer.Option(help="de or en")] = "de",
+) -> None:
+    """Run the demo: sample sources served locally, News-Bote posting to the board."""
+    from newsbote.demo.run import run_demo
+
+    _setup_logging("INFO")
+    try:
+        asyncio.run(run_demo(directory, port=port, feed_port=feed_port, language=language))
+    except NewsboteError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"newsbote {__version__}")
+
+
+def main() -> None:
+    app()

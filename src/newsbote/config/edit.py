@@ -1,0 +1,106 @@
+"""Edit ``newsbote.toml`` in place with tomlkit, keeping comments and layout."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import tomlkit
+from tomlkit.items import AoT, Table
+
+from newsbote.errors import ConfigError
+
+
+def _document(path: Path) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            "config file not found", file=str(path), hint="run 'newsbote init'"
+        ) from None
+    except Exception as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
+
+
+def _sources(document: tomlkit.TOMLDocument) -> AoT:
+    sources = document.get("sources")
+    if sources is None:
+        sources = tomlkit.aot()
+        document.append("sources", sources)
+    if not isinstance(sources, AoT):
+        raise ConfigError("'sources' must be an array of tables ([[sources]])")
+    return sources
+
+
+def name_for(url: str, taken: set[str]) -> str:
+    """A short unique source name from a URL: its host without ``www.``, then a counter."""
+    parts = urlsplit(url)
+    base = (parts.hostname or Path(parts.path).stem or "source").removeprefix("www.")
+    base = re.sub(r"[^a-z0-9.-]+", "-", base.lower()).strip("-") or "source"
+    name, counter = base, 2
+    while name in taken:
+        name, counter = f"{base}-{counter}", counter + 1
+    return name
+
+
+def add_source(
+    path: Path,
+    url: str,
+    *,
+    name: str | None = None,
+    interval: str | None = None,
+    first_run: int | str | None = None,
+) -> str:
+    """Append a ``[[sources]]`` block for ``url``; return its name. Refuses duplicates."""
+    document = _document(path)
+    sources = _sources(document)
+    taken = {str(t.get("name")) for t in sources}
+    for table in sources:
+        if str(table.get("url")) == url:
+            raise ConfigError(
+                f"source {url!r} is already configured as {table.get('name')!r}", file=str(path)
+            )
+    if name is not None and name in taken:
+        raise ConfigError(f"a source named {name!r} exists already", file=str(path))
+    chosen = name or name_for(url, taken)
+    table = tomlkit.table()
+    table.add("name", chosen)
+    table.add("url", url)
+    if interval is not None:
+        table.add("interval", interval)
+    if first_run is not None:
+        table.add("first_run", first_run)
+    sources.append(table)
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
+    return chosen
+
+
+def remove_source(path: Path, url_or_name: str) -> str:
+    """Remove the source with that URL or name; return its name."""
+    document = _document(path)
+    sources = _sources(document)
+    for index, table in enumerate(sources):
+        if url_or_name in (str(table.get("url")), str(table.get("name"))):
+            name = str(table.get("name"))
+            del sources[index]
+            _drop_route_references(document, name)
+            path.write_text(tomlkit.dumps(document), encoding="utf-8")
+            return name
+    raise ConfigError(f"no source with URL or name {url_or_name!r}", file=str(path))
+
+
+def _drop_route_references(document: tomlkit.TOMLDocument, name: str) -> None:
+    """Take the removed source out of routes; a route left with no source goes too."""
+    routes = document.get("routes")
+    if not isinstance(routes, AoT):
+        return
+    for index in reversed(range(len(routes))):
+        route = routes[index]
+        listed = [str(s) for s in (route.get("sources") or [])] if isinstance(route, Table) else []
+        if name in listed:
+            remaining = [s for s in listed if s != name]
+            if remaining:
+                route["sources"] = remaining
+            else:
+                del routes[index]

@@ -1,0 +1,186 @@
+"""The configuration schema: every option with its type, default and help.
+
+The file is declarative (what to watch, where to post); state lives in the
+store. Durations are written like ``"15m"``, ``"90s"`` or ``"1h"``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"1h"`` or ``"1d"``."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like '15m', found {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    raise ValueError(f"expected a duration like '15m', '90s' or '1h', found {value!r}")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+@dataclass(frozen=True, slots=True)
+class FirstRun:
+    """What a newly added source posts: its newest ``newest`` items, or those since ``since``."""
+
+    newest: int | None = 1
+    since: date | None = None
+
+    def describe(self) -> str:
+        if self.since is not None:
+            return f"items published since {self.since.isoformat()}"
+        if self.newest is None:
+            return "every item"
+        if self.newest == 0:
+            return "nothing (everything recorded as seen)"
+        return f"the newest {self.newest} item(s)"
+
+
+def parse_first_run(value: Any) -> FirstRun:
+    if isinstance(value, FirstRun):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, 'none', 'all' or 'since:YYYY-MM-DD', found {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"expected a number >= 0, found {value}")
+        return FirstRun(newest=value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "none":
+            return FirstRun(newest=0)
+        if text == "all":
+            return FirstRun(newest=None)
+        if text.isdigit():
+            return FirstRun(newest=int(text))
+        if text.startswith("since:"):
+            try:
+                return FirstRun(newest=None, since=date.fromisoformat(text[6:].strip()))
+            except ValueError:
+                pass
+    raise ValueError(f"expected a number, 'none', 'all' or 'since:YYYY-MM-DD', found {value!r}")
+
+
+FirstRunOption = Annotated[FirstRun, BeforeValidator(parse_first_run)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BotConfig(Model):
+    """The identity the bot posts under."""
+
+    name: str = Field("News-Bote", description="the bot's display name")
+    title: str = Field("Ich bring die Post", description="the bot's user title")
+    avatar: str | None = Field(None, description="URL of the bot's avatar image")
+
+
+class WebConfig(Model):
+    """The dashboard and the built-in board."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    page_size: int = Field(20, ge=1, le=200, description="threads per board page")
+
+
+class ServiceConfig(Model):
+    """How the polling service behaves."""
+
+    min_interval: Duration = Field(60.0, gt=0, description="no source is polled more often")
+    max_interval: Duration = Field(86400.0, gt=0, description="no source waits longer")
+    timeout: Duration = Field(30.0, gt=0, description="whole-request timeout per fetch")
+    max_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest body read per fetch")
+    per_host: int = Field(4, ge=1, description="concurrent requests per host")
+    concurrency: int = Field(100, ge=1, description="concurrent fetches in all")
+    jitter: float = Field(0.1, ge=0, le=0.5, description="fraction of the interval to vary by")
+
+
+class SourceConfig(Model):
+    """One feed to watch."""
+
+    name: str = Field(description="unique name used in routes, logs and the store")
+    url: str = Field(description="http(s) URL or local file path of the feed")
+    interval: Duration = Field(900.0, gt=0, description="how often to poll")
+    first_run: FirstRunOption = Field(
+        FirstRun(), description="what a newly added source posts: a number, 'none', 'since:DATE'"
+    )
+    allow_private: bool = Field(False, description="allow loopback and private addresses")
+    enabled: bool = True
+    language: Literal["de", "en"] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a source name cannot be empty")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: str) -> str:
+        if "://" in value and not value.lower().startswith(("http://", "https://", "file://")):
+            raise ValueError(f"expected an http(s) URL or a file path, found {value!r}")
+        return value
+
+
+class DestinationConfig(BaseModel):
+    """A place to post; the options past ``name`` and ``kind`` belong to the kind."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    kind: str
+
+
+class RouteConfig(Model):
+    """Which sources post to which destinations, with optional filters."""
+
+    sources: list[str] = Field(["*"], description="source names, or '*' for all")
+    destinations: list[str] = Field(min_length=1)
+    include: list[str] = Field([], description="post only items mentioning one of these words")
+    exclude: list[str] = Field([], description="never post items mentioning one of these words")
+    template: str | None = Field(None, description="path of a Jinja2 template file")
+    update: Literal["ignore", "edit"] = Field(
+        "ignore", description="what a changed item does to an existing post"
+    )
+
+
+class Config(Model):
+    """A whole ``newsbote.toml``."""
+
+    language: Literal["de", "en"] = "de"
+    store: str = "sqlite:///newsbote.db"
+    bot: BotConfig = BotConfig()
+    web: WebConfig = WebConfig()
+    service: ServiceConfig = ServiceConfig()
+    sources: list[SourceConfig] = []
+    destinations: list[DestinationConfig] = []
+    routes: list[RouteConfig] = []
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+    def destination(self, name: str) -> DestinationConfig:
+        for destination in self.destinations:
+            if destination.name == name:
+                return destination
+        raise KeyError(name)

@@ -1,0 +1,75 @@
+"""The commented ``newsbote.toml`` that ``newsbote init`` writes."""
+
+from __future__ import annotations
+
+_DE = {
+    "intro": "newsbote-Konfiguration: was beobachtet wird und wohin gepostet wird.",
+    "state": "Der Zustand (gesehene Artikel, Zustellungen) liegt in der Datenbank, nicht hier.",
+}
+_EN = {
+    "intro": "newsbote configuration: what to watch and where to post.",
+    "state": "State (seen articles, deliveries) lives in the database, not here.",
+}
+
+
+def initial_config(
+    language: str = "de",
+    sources: list[tuple[str, str]] | None = None,
+    store: str = "sqlite:///newsbote.db",
+) -> str:
+    """A commented config with the bot identity, the store, ``sources`` and the board."""
+    words = _DE if language == "de" else _EN
+    bot_title = "Ich bring die Post" if language == "de" else "I bring the mail"
+    lines = [
+        f"# {words['intro']}",
+        f"# {words['state']}",
+        "# Reference: docs/configuration.md",
+        "",
+        '# Language of posts, the board and the dashboard: "de" or "en".',
+        f'language = "{language}"',
+        "",
+        "# Where state lives. SQLite (default, zero setup) or PostgreSQL for several workers:",
+        '#   store = "postgresql://newsbote@db.example.org/newsbote"',
+        "# A password belongs in the environment: NEWSBOTE_STORE overrides this line.",
+        f'store = "{store}"',
+        "",
+        "# The identity the bot posts under.",
+        "[bot]",
+        'name = "News-Bote"',
+        f'title = "{bot_title}"',
+        "",
+        "# Dashboard and built-in board.",
+        "[web]",
+        'host = "127.0.0.1"',
+        "port = 8080",
+        "",
+        "# Polling limits that protect publishers (and you).",
+        "[service]",
+        'min_interval = "1m"',
+        'timeout = "30s"',
+        "per_host = 4",
+        "",
+        "# Sources: one [[sources]] block per feed. 'newsbote add URL' appends one here.",
+        '#   interval    how often to poll (default "15m", never below service.min_interval)',
+        "#   first_run   what a new source posts: 1 (default: the newest item), a number,",
+        '#               "none", or "since:2026-01-31"; the rest is recorded as seen',
+        "#   allow_private = true   permits loopback/private addresses (off for safety)",
+    ]
+    for name, url in sources or []:
+        lines += ["", "[[sources]]", f'name = "{name}"', f'url = "{url}"', 'interval = "15m"']
+    lines += [
+        "",
+        "# Destinations: where posts go. The built-in board shows them at http://HOST:PORT/.",
+        "[[destinations]]",
+        'name = "board"',
+        'kind = "board"',
+        "",
+        '# Routes: which sources post where. "*" means every source.',
+        "#   include / exclude   keyword filters on title, text and categories",
+        '#   update              "ignore" (default) or "edit" when an article changes',
+        "[[routes]]",
+        'sources = ["*"]',
+        'destinations = ["board"]',
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,28 @@
+"""Deliver: one module per destination kind, discovered by ``kind``."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+from newsbote.deliver.base import DeliverContext, Destination, Options
+
+
+@cache
+def destination_kinds() -> dict[str, type[Destination]]:
+    """Every :class:`Destination` subclass in this package, by its ``kind``."""
+    for module in pkgutil.iter_modules(__path__):
+        if module.name != "base":
+            importlib.import_module(f"{__name__}.{module.name}")
+    kinds: dict[str, type[Destination]] = {}
+    pending = list(Destination.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if getattr(cls, "kind", None):
+            kinds[cls.kind] = cls
+    return kinds
+
+
+__all__ = ["DeliverContext", "Destination", "Options", "destination_kinds"]

@@ -1,0 +1,49 @@
+"""Teasers: the start of an article, cut at a sentence boundary, never inside a word."""
+
+from __future__ import annotations
+
+import re
+
+from newsbote.enrich.sanitize import plain_text
+
+# Abbreviations after which a period does not end a sentence (German and English).
+_ABBREVIATIONS = {
+    "z.b", "d.h", "u.a", "bzw", "ca", "dr", "nr", "prof", "s", "vgl", "usw", "etc", "evtl",
+    "ggf", "inkl", "mio", "mrd", "str", "u.ä", "o.ä", "z.t", "mr", "mrs", "ms", "vs", "e.g",
+    "i.e", "jr", "sr", "st", "no", "jan", "feb", "mar", "apr", "aug", "sep", "sept", "oct",
+    "okt", "nov", "dec", "dez",
+}  # fmt: skip
+_BOUNDARY = re.compile(r"[.!?…](?:[\"'»«”“)\]]*)(?=\s+|$)")
+
+
+def _ends_sentence(text: str, mark_at: int, after: int) -> bool:
+    """Whether the punctuation at ``mark_at`` closes a sentence (``after``: just past it)."""
+    if text[mark_at] != ".":
+        return True
+    words = text[:mark_at].split()
+    word = words[-1].lower() if words else ""
+    if word in _ABBREVIATIONS or word.replace(".", "").isdigit():
+        return False
+    # "z. B." and "u. a.": a lone letter before the period is an abbreviation
+    if len(word) == 1 and word.isalpha():
+        return False
+    following = text[after:].lstrip()[:1]
+    return not (following.islower() or following.isdigit())
+
+
+def make_teaser(content_html: str, limit: int = 400) -> str:
+    """Plain text of at most ``limit`` characters ending at a sentence boundary.
+
+    Falls back to a word boundary plus an ellipsis when no sentence ends early enough.
+    """
+    text = plain_text(content_html)
+    if len(text) <= limit:
+        return text
+    best = 0
+    for match in _BOUNDARY.finditer(text, 0, limit + 1):
+        if match.end() <= limit and _ends_sentence(text, match.start(), match.end()):
+            best = match.end()
+    if best >= limit // 3:
+        return text[:best].rstrip()
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > 0 else limit].rstrip(" ,;:-") + " …"

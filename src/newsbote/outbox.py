@@ -1,0 +1,233 @@
+"""The delivery ledger: one row per (item, destination, version), unique in the database.
+
+States::
+
+    pending ──claim──► sending ──► sent
+       ▲                  │ ├────► failed (retry at) ──due──► sending …
+       └──lease expired───┘ ├────► dead (permanent error or too many attempts)
+         (idempotent dest.) └────► unknown (lease expired, destination not idempotent)
+    skipped (by the operator)
+
+A row is marked ``sending`` with a lease *before* the network call, so a crash
+is visible: when the lease runs out, an idempotent destination gets the row
+back as pending (the retry cannot double-post), any other goes to ``unknown``
+and waits for the operator; it is never re-sent blindly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, select, update
+
+from newsbote.errors import DeliveryError
+from newsbote.store.schema import deliveries
+from newsbote.types import DeliveryState, Markup, Message, Receipt
+
+RETRY_BASE = 30.0
+RETRY_CAP = 6 * 3600.0
+MAX_ATTEMPTS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed ledger row, ready to send."""
+
+    id: int
+    item_id: int
+    destination: str
+    dedupe_key: str
+    version: int
+    action: str
+    attempts: int
+    message: Message
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across retries and crashes: the same row always sends the same key."""
+        return f"newsbote-{self.destination}-{self.dedupe_key}-v{self.version}"
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        item_id=row.item_id,
+        destination=row.destination,
+        dedupe_key=row.dedupe_key,
+        version=row.version,
+        action=row.action,
+        attempts=row.attempts,
+        message=Message(
+            destination=row.destination,
+            title=row.title,
+            body=row.body,
+            link=row.link,
+            markup=Markup(row.markup),
+            image=row.image,
+        ),
+    )
+
+
+def claim(
+    connection: Connection,
+    *,
+    now: datetime,
+    destinations: Collection[str],
+    limit: int = 100,
+    lease: float = 120.0,
+) -> list[Delivery]:
+    """Lease up to ``limit`` due rows; two workers never get the same row."""
+    if not destinations:
+        return []
+    due = (
+        select(deliveries.c.id)
+        .where(
+            deliveries.c.state.in_([DeliveryState.PENDING.value, DeliveryState.FAILED.value]),
+            deliveries.c.next_attempt_at <= now,
+            deliveries.c.destination.in_(list(destinations)),
+        )
+        .order_by(deliveries.c.id)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    rows = connection.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id.in_(due.scalar_subquery()),
+            deliveries.c.state.in_([DeliveryState.PENDING.value, DeliveryState.FAILED.value]),
+        )
+        .values(
+            state=DeliveryState.SENDING.value,
+            lease_until=now + timedelta(seconds=lease),
+            attempts=deliveries.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*deliveries.c)
+    ).all()
+    return sorted((_delivery(row) for row in rows), key=lambda d: d.id)
+
+
+def reap(connection: Connection, *, now: datetime, idempotent: Collection[str]) -> tuple[int, int]:
+    """Rows whose lease ran out mid-send: back to pending if safe, else ``unknown``."""
+    expired = and_(
+        deliveries.c.state == DeliveryState.SENDING.value, deliveries.c.lease_until < now
+    )
+    retried = connection.execute(
+        update(deliveries)
+        .where(expired, deliveries.c.destination.in_(list(idempotent)))
+        .values(state=DeliveryState.PENDING.value, lease_until=None, updated_at=now)
+    ).rowcount
+    unknown = connection.execute(
+        update(deliveries)
+        .where(expired)
+        .values(
+            state=DeliveryState.UNKNOWN.value,
+            lease_until=None,
+            updated_at=now,
+            last_error="the worker stopped mid-send; whether the post arrived is unknown",
+        )
+    ).rowcount
+    return retried, unknown
+
+
+def backoff(
+    attempts: int, retry_after: float | None = None, rng: random.Random | None = None
+) -> float:
+    """Seconds before the next attempt: exponential with full jitter, at least Retry-After."""
+    ceiling = min(RETRY_CAP, RETRY_BASE * 2 ** max(0, attempts - 1))
+    delay = (rng or random).uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one send: a receipt, or the error it failed with."""
+
+    delivery: Delivery
+    receipt: Receipt | None = None
+    error: DeliveryError | None = None
+
+
+def finish(
+    connection: Connection,
+    outcomes: Sequence[Outcome],
+    *,
+    now: datetime,
+    max_attempts: int = MAX_ATTEMPTS,
+    rng: random.Random | None = None,
+) -> None:
+    """Record what happened to claimed rows; only rows still ``sending`` are touched."""
+    sent = [o for o in outcomes if o.receipt is not None]
+    if sent:
+        connection.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id == bindparam("row_id"),
+                deliveries.c.state == DeliveryState.SENDING.value,
+            )
+            .values(
+                state=DeliveryState.SENT.value,
+                remote_id=bindparam("remote_id"),
+                remote_url=bindparam("remote_url"),
+                lease_until=None,
+                last_error=None,
+                sent_at=now,
+                updated_at=now,
+            ),
+            [
+                {
+                    "row_id": o.delivery.id,
+                    "remote_id": o.receipt.remote_id,
+                    "remote_url": o.receipt.url,
+                }
+                for o in sent
+                if o.receipt is not None
+            ],
+        )
+    for outcome in outcomes:
+        error = outcome.error
+        if error is None:
+            continue
+        attempts = outcome.delivery.attempts
+        if error.permanent or attempts >= max_attempts:
+            values: dict[str, Any] = {"state": DeliveryState.DEAD.value}
+        else:
+            delay = backoff(attempts, error.retry_after, rng)
+            values = {
+                "state": DeliveryState.FAILED.value,
+                "next_attempt_at": now + timedelta(seconds=delay),
+            }
+        connection.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id == outcome.delivery.id,
+                deliveries.c.state == DeliveryState.SENDING.value,
+            )
+            .values(lease_until=None, last_error=str(error), updated_at=now, **values)
+        )
+
+
+def counts(connection: Connection) -> dict[str, int]:
+    """Rows per state."""
+    rows = connection.execute(
+        select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+    ).all()
+    return {state: count for state, count in rows}
+
+
+def receipt_of_post(connection: Connection, item_id: int, destination: str) -> Receipt | None:
+    """The remote post an item's first delivery to ``destination`` created, if sent."""
+    row = connection.execute(
+        select(deliveries.c.remote_id, deliveries.c.remote_url).where(
+            deliveries.c.item_id == item_id,
+            deliveries.c.destination == destination,
+            deliveries.c.action == "post",
+            deliveries.c.state == DeliveryState.SENT.value,
+        )
+    ).first()
+    return Receipt(remote_id=row.remote_id, url=row.remote_url) if row and row.remote_id else None

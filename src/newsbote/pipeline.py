@@ -1,0 +1,289 @@
+"""One source through every stage: the readable map of newsbote.
+
+fetch ─► parse ─► identify ─► enrich ─► route ─► render ─► outbox (and, elsewhere, deliver)
+
+:func:`poll_source` is the whole refresh of one source; :func:`plan_items` is
+the pure decision in its middle (first-run guard, routes, templates).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection
+
+from newsbote.config.schema import Config, FirstRun, SourceConfig
+from newsbote.deliver import destination_kinds
+from newsbote.enrich import make_teaser
+from newsbote.errors import FetchError, ParseError, RenderError
+from newsbote.fetch import Fetcher, next_check
+from newsbote.identify import canonical_url, identify, item_key
+from newsbote.parse import parse_feed
+from newsbote.render import RenderContext, Renderer
+from newsbote.route import route_item
+from newsbote.store import Store
+from newsbote.store.items import Recorded, load_known, record_items
+from newsbote.store.sources import SourceState, record_error, record_fetch
+from newsbote.types import Decision, Fetched, Message, Outcome, ParsedFeed, Plan, Verdict
+
+log = logging.getLogger("newsbote.pipeline")
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """What one poll of one source did, for logs, metrics and ``check``."""
+
+    source: str
+    status: str
+    http_status: int | None = None
+    entries: int = 0
+    recorded: Recorded | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The long-lived parts a poll needs."""
+
+    config: Config
+    store: Store
+    fetcher: Fetcher
+    renderer: Renderer
+
+
+async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) -> PollReport:
+    """Fetch, parse, identify, plan and record one source; never raises for a bad feed."""
+    now = datetime.now(UTC)
+    try:
+        fetched = await ctx.fetcher.fetch(
+            state.url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            allow_private=source.allow_private,
+        )
+    except FetchError as exc:
+        return await _record_failure(
+            ctx,
+            source,
+            state,
+            now,
+            exc.message,
+            exc.status,
+            exc.retry_after,
+            gone=exc.status == 410,
+        )
+    if fetched.not_modified:
+        await ctx.store.run(
+            record_fetch,
+            state.id,
+            now=now,
+            next_check_at=_next(ctx, source, now, fetched),
+            http_status=304,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            url=fetched.moved_to,
+        )
+        log.info("poll source=%s status=304", source.name)
+        return PollReport(source.name, "not-modified", 304)
+    try:
+        feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type)
+    except ParseError as exc:
+        return await _record_failure(ctx, source, state, now, str(exc), fetched.status, None)
+    verdicts = await _identify(ctx, state, source.name, feed)
+    plans = plan_items(
+        verdicts,
+        source=source,
+        config=ctx.config,
+        renderer=ctx.renderer,
+        feed=feed,
+        first_run_done=state.first_run_done,
+    )
+    recorded = await ctx.store.run(
+        _record_success, state.id, plans, now, _next(ctx, source, now, fetched, feed), fetched, feed
+    )
+    log.info(
+        "poll source=%s status=%s entries=%d new=%d changed=%d queued=%d",
+        source.name, fetched.status, len(feed.entries), recorded.new_items, recorded.changed_items, recorded.queued,
+    )  # fmt: skip
+    return PollReport(source.name, "ok", fetched.status, len(feed.entries), recorded)
+
+
+async def _identify(ctx: Context, state: SourceState, name: str, feed: ParsedFeed) -> list[Verdict]:
+    keys = [item_key(e)[0] for e in feed.entries]
+    links = [link for e in feed.entries if (link := canonical_url(e.link))]
+    known = await ctx.store.run(load_known, state.id, keys, links)
+    return identify(name, feed.entries, known)
+
+
+def _next(
+    ctx: Context,
+    source: SourceConfig,
+    now: datetime,
+    fetched: Fetched | None,
+    feed: ParsedFeed | None = None,
+) -> datetime:
+    return next_check(
+        now,
+        interval=source.interval,
+        service=ctx.config.service,
+        max_age=fetched.max_age if fetched else None,
+        ttl_minutes=feed.ttl_minutes if feed else None,
+    )
+
+
+def _record_success(
+    connection: Connection,
+    source_id: int,
+    plans: Sequence[Plan],
+    now: datetime,
+    next_at: datetime,
+    fetched: Fetched,
+    feed: ParsedFeed,
+) -> Recorded:
+    recorded = record_items(connection, source_id, plans, now)
+    record_fetch(
+        connection,
+        source_id,
+        now=now,
+        next_check_at=next_at,
+        http_status=fetched.status,
+        etag=fetched.etag,
+        last_modified=fetched.last_modified,
+        url=fetched.moved_to,
+        title=feed.title,
+        first_run_done=True,
+    )
+    return recorded
+
+
+async def _record_failure(
+    ctx: Context,
+    source: SourceConfig,
+    state: SourceState,
+    now: datetime,
+    message: str,
+    http_status: int | None,
+    retry_after: float | None,
+    *,
+    gone: bool = False,
+) -> PollReport:
+    errors = state.errors + 1
+    next_at = next_check(
+        now,
+        interval=source.interval,
+        service=ctx.config.service,
+        retry_after=retry_after,
+        errors=errors,
+    )
+    await ctx.store.run(
+        record_error,
+        state.id,
+        now=now,
+        next_check_at=next_at,
+        message=message,
+        http_status=http_status,
+        disable=gone,
+    )
+    log.warning("poll source=%s status=error errors=%d error=%s", source.name, errors, message)
+    return PollReport(source.name, "gone" if gone else "error", http_status, error=message)
+
+
+def first_run_selection(verdicts: Sequence[Verdict], rule: FirstRun) -> set[str]:
+    """Keys of the new items a source's first poll may post; the rest are only recorded."""
+    new = [v for v in verdicts if v.outcome is Outcome.NEW]
+    if rule.since is not None:
+        return {
+            v.item.key
+            for v in new
+            if v.item.entry.published and v.item.entry.published.date() >= rule.since
+        }
+    if rule.newest is None:
+        return {v.item.key for v in new}
+    order = sorted(
+        enumerate(new),
+        key=lambda pair: (
+            pair[1].item.entry.published is not None,
+            pair[1].item.entry.published or datetime.min.replace(tzinfo=UTC),
+            -pair[0],
+        ),
+        reverse=True,
+    )
+    return {v.item.key for _, v in order[: rule.newest]}
+
+
+def plan_items(
+    verdicts: Sequence[Verdict],
+    *,
+    source: SourceConfig,
+    config: Config,
+    renderer: Renderer,
+    feed: ParsedFeed,
+    first_run_done: bool,
+) -> list[Plan]:
+    """Decide, for each verdict, what to store and which messages to enqueue. Pure but for templates."""
+    allowed = None if first_run_done else first_run_selection(verdicts, source.first_run)
+    language = source.language or config.language
+    context = RenderContext(
+        bot=config.bot, language=language, source_title=feed.title or source.name
+    )
+    kinds = destination_kinds()
+    plans: list[Plan] = []
+    for verdict in verdicts:
+        item = replace(verdict.item, teaser=make_teaser(verdict.item.entry.content_html))
+        verdict = replace(verdict, item=item)
+        if verdict.outcome is Outcome.UNCHANGED or (
+            verdict.outcome is Outcome.RENAMED and not verdict.changed
+        ):
+            plans.append(Plan(verdict, Decision.UNCHANGED, verdict.reason))
+            continue
+        if allowed is not None and item.key not in allowed:
+            reason = f"first run of source {source.name!r}: it posts {source.first_run.describe()}; this one was recorded as seen"
+            plans.append(Plan(verdict, Decision.SEEN, reason))
+            continue
+        targets, route_reasons = route_item(item, config.routes)
+        updating = verdict.outcome is not Outcome.NEW
+        if updating:
+            targets = [t for t in targets if t.route.update == "edit"]
+        if not targets:
+            decision = (
+                Decision.UNCHANGED
+                if updating
+                else (Decision.FILTERED if route_reasons else Decision.UNROUTED)
+            )
+            why = "; ".join(route_reasons) or f"no route includes source {source.name!r}"
+            if updating:
+                why = f"{verdict.reason}; no route edits updates"
+            plans.append(Plan(verdict, decision, why))
+            continue
+        messages: list[Message] = []
+        try:
+            for target in targets:
+                kind = kinds[config.destination(target.destination).kind]
+                messages.append(
+                    renderer.render(
+                        item,
+                        destination=target.destination,
+                        markup=kind.markup,
+                        context=context,
+                        template=target.route.template,
+                    )
+                )
+        except RenderError as exc:
+            log.error("render source=%s item=%s error=%s", source.name, item.key, exc)
+            plans.append(Plan(verdict, Decision.RENDER_FAILED, str(exc)))
+            continue
+        action = "edit" if updating else "post"
+        decision = Decision.UPDATED if updating else Decision.QUEUED
+        plans.append(
+            Plan(
+                verdict,
+                decision,
+                f"{verdict.reason}; " + "; ".join(route_reasons),
+                tuple(messages),
+                action,
+            )
+        )
+    return plans

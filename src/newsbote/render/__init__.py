@@ -1,0 +1,137 @@
+"""Render: Jinja2 templates (always sandboxed) turn an item into a :class:`Message`.
+
+A template defines two blocks, ``title`` and ``body``. The body is HTML with
+autoescaping on; ``content`` and ``summary`` are the item's already sanitized
+HTML. A destination that speaks another markup gets the body converted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, PackageLoader, TemplateError, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup as SafeHTML
+
+from newsbote.config.schema import BotConfig
+from newsbote.enrich.sanitize import plain_text
+from newsbote.errors import RenderError
+from newsbote.types import Item, Markup, Message
+
+_MONTHS_DE = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
+              "September", "Oktober", "November", "Dezember")  # fmt: skip
+
+
+def format_date(value: datetime | None, language: str) -> str:
+    """``29. November 2026, 14:05`` in German, ``29 November 2026, 14:05`` in English."""
+    if value is None:
+        return ""
+    if language == "de":
+        return f"{value.day}. {_MONTHS_DE[value.month - 1]} {value.year}, {value:%H:%M}"
+    return f"{value.day} {value:%B %Y, %H:%M}"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    """What a template may use beyond the item: who posts, in which language."""
+
+    bot: BotConfig
+    language: str
+    source_title: str
+
+
+class Renderer:
+    """Compiles templates once and renders items for destinations."""
+
+    def __init__(self, base_dir: Path | None = None) -> None:
+        options: dict[str, Any] = {
+            "autoescape": select_autoescape(default=True, default_for_string=True),
+            "trim_blocks": False,
+        }
+        self._builtin = SandboxedEnvironment(
+            loader=PackageLoader("newsbote", "render/templates"), **options
+        )
+        self._user = SandboxedEnvironment(
+            loader=FileSystemLoader(str(base_dir or Path.cwd())), **options
+        )
+        for environment in (self._builtin, self._user):
+            environment.filters["date"] = format_date
+
+    def template_name(self, template: str | None, language: str) -> str:
+        return template or f"forum.{language}.j2"
+
+    def _template(self, template: str | None, language: str) -> Any:
+        name = self.template_name(template, language)
+        try:
+            if template is None:
+                return self._builtin.get_template(name)
+            return self._user.get_template(template)
+        except TemplateError as exc:
+            raise RenderError(name, _describe(exc)) from exc
+        except OSError as exc:
+            raise RenderError(name, f"cannot read: {exc}") from exc
+
+    def check(self, template: str | None, language: str) -> None:
+        """Compile ``template`` and make sure it has the two blocks; raise RenderError if not."""
+        compiled = self._template(template, language)
+        missing = {"title", "body"} - set(compiled.blocks)
+        if missing:
+            raise RenderError(
+                self.template_name(template, language),
+                "a template needs {% block title %} and {% block body %}; missing: "
+                + ", ".join(sorted(missing)),
+            )
+
+    def render(
+        self,
+        item: Item,
+        *,
+        destination: str,
+        markup: Markup,
+        context: RenderContext,
+        template: str | None = None,
+    ) -> Message:
+        compiled = self._template(template, context.language)
+        entry = item.entry
+        variables = {
+            "title": entry.title,
+            "content": SafeHTML(entry.content_html),
+            "summary": SafeHTML(entry.summary_html),
+            "teaser": item.teaser,
+            "link": entry.link,
+            "author": entry.author,
+            "published": entry.published,
+            "categories": list(entry.categories),
+            "image": entry.image,
+            "content_has_image": "<img" in entry.content_html,
+            "source": context.source_title,
+            "bot": context.bot,
+            "language": context.language,
+        }
+        name = self.template_name(template, context.language)
+        try:
+            ctx = compiled.new_context(variables)
+            title = "".join(compiled.blocks["title"](ctx)).strip()
+            body = "".join(compiled.blocks["body"](ctx)).strip()
+        except KeyError as exc:
+            raise RenderError(name, f"missing block {exc}", destination=destination) from exc
+        except TemplateError as exc:
+            raise RenderError(name, _describe(exc), destination=destination) from exc
+        if markup is Markup.TEXT:
+            body = plain_text(body)
+        return Message(
+            destination=destination,
+            title=plain_text(title) or entry.title or (entry.link or ""),
+            body=body,
+            link=entry.link,
+            markup=markup,
+            image=entry.image,
+        )
+
+
+def _describe(exc: TemplateError) -> str:
+    line = getattr(exc, "lineno", None)
+    return f"line {line}: {exc.message}" if line else str(exc.message or exc)

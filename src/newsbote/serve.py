@@ -1,0 +1,63 @@
+"""Running the service with its web server in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Generator
+
+import uvicorn
+
+from newsbote.config import LoadedConfig
+from newsbote.store import Store
+from newsbote.web.app import create_app
+from newsbote.worker import Service
+
+log = logging.getLogger("newsbote.worker")
+
+
+class _WebServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the service owns Ctrl-C."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def web_server(loaded: LoadedConfig, store: Store, port: int | None = None) -> _WebServer:
+    web = loaded.config.web
+    config = uvicorn.Config(
+        create_app(loaded.config, store),
+        host=web.host,
+        port=web.port if port is None else port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    return _WebServer(config)
+
+
+async def serve(loaded: LoadedConfig, store: Store, *, on_ready: str | None = None) -> None:
+    """Poll, deliver and serve the web app until SIGINT or SIGTERM."""
+    async with Service(loaded, store) as service:
+        tasks = [service.run_forever()]
+        server = None
+        if loaded.config.web.enabled:
+            server = web_server(loaded, store)
+            tasks.append(server.serve())
+
+        def stop() -> None:
+            log.info("stopping: finishing polls and deliveries in flight")
+            service.stop()
+            if server is not None:
+                server.should_exit = True
+
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop)
+        if on_ready:
+            log.info(on_ready)
+        await asyncio.gather(*tasks)

@@ -1,0 +1,240 @@
+"""Items and their versions, and the enqueueing of deliveries, in one transaction per poll."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from newsbote.identify import Known
+from newsbote.store.schema import deliveries, events, items, sources
+from newsbote.types import Decision, DeliveryState, Outcome, Plan
+
+
+def insert_ignoring_conflicts(connection: Connection, table: Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def load_known(
+    connection: Connection, source_id: int, keys: Sequence[str], links: Sequence[str]
+) -> Known:
+    """The stored fingerprints of these keys, and the keys of these canonical links."""
+    if not keys and not links:
+        return Known()
+    rows = connection.execute(
+        select(items.c.key, items.c.canonical_url, items.c.fingerprint).where(
+            items.c.source_id == source_id,
+            or_(items.c.key.in_(list(keys)), items.c.canonical_url.in_(list(links))),
+        )
+    ).all()
+    return Known(
+        fingerprints={row.key: row.fingerprint for row in rows},
+        keys_by_link={row.canonical_url: row.key for row in rows if row.canonical_url},
+    )
+
+
+def _item_values(plan: Plan, now: datetime) -> dict[str, Any]:
+    item = plan.verdict.item
+    entry = item.entry
+    return {
+        "key": item.key,
+        "key_kind": item.key_kind.value,
+        "canonical_url": item.canonical_url,
+        "link": entry.link,
+        "title": entry.title,
+        "author": entry.author,
+        "published": entry.published,
+        "content_html": entry.content_html,
+        "summary_html": entry.summary_html,
+        "teaser": item.teaser,
+        "categories": json.dumps(list(entry.categories), ensure_ascii=False),
+        "image": entry.image,
+        "fingerprint": item.fingerprint,
+        "decision": plan.decision.value,
+        "reason": plan.reason,
+        "updated_at": now,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What one poll wrote: items stored and deliveries enqueued."""
+
+    new_items: int
+    changed_items: int
+    queued: int
+    duplicates: int
+
+
+def record_items(
+    connection: Connection, source_id: int, plans: Sequence[Plan], now: datetime
+) -> Recorded:
+    """Store new and changed items, their explanations, and enqueue their deliveries."""
+    ids: dict[str, tuple[int, int]] = {}
+    new = _oldest_first([p for p in plans if p.verdict.outcome is Outcome.NEW])
+    if new:
+        rows = connection.execute(
+            items.insert().returning(items.c.id, items.c.key, sort_by_parameter_order=True),
+            [
+                {**_item_values(p, now), "source_id": source_id, "version": 1, "first_seen_at": now}
+                for p in new
+            ],
+        ).all()
+        ids.update({row.key: (row.id, 1) for row in rows})
+    changed = 0
+    for plan in plans:
+        if plan.verdict.outcome not in (Outcome.CHANGED, Outcome.RENAMED):
+            continue
+        ids[plan.verdict.item.key] = _update_item(connection, source_id, plan, now)
+        changed += 1
+    queued, duplicates = _enqueue(connection, source_id, plans, ids, now)
+    return Recorded(new_items=len(new), changed_items=changed, queued=queued, duplicates=duplicates)
+
+
+def _oldest_first(plans: list[Plan]) -> list[Plan]:
+    """Publication order, so threads open oldest first and the newest article ends on top.
+
+    Feeds list newest first; undated entries keep that order, reversed.
+    """
+    chronological = list(reversed(plans))
+    if all(p.verdict.item.entry.published for p in chronological):
+        chronological.sort(key=lambda p: p.verdict.item.entry.published)  # type: ignore[arg-type, return-value]
+    return chronological
+
+
+def _update_item(
+    connection: Connection, source_id: int, plan: Plan, now: datetime
+) -> tuple[int, int]:
+    verdict = plan.verdict
+    stored = connection.execute(
+        select(items.c.id, items.c.version, items.c.fingerprint).where(
+            items.c.source_id == source_id, items.c.key == verdict.known_key
+        )
+    ).one()
+    content_changed = stored.fingerprint != verdict.item.fingerprint
+    version = stored.version + 1 if content_changed else stored.version
+    values = _item_values(plan, now)
+    if plan.decision is Decision.UNCHANGED:
+        values.pop("decision")
+        values.pop("reason")
+    connection.execute(
+        update(items).where(items.c.id == stored.id).values(version=version, **values)
+    )
+    notes = [verdict.reason]
+    if content_changed:
+        notes.append(f"content changed: version {version}")
+    connection.execute(
+        events.insert().values(
+            at=now,
+            source_id=source_id,
+            item_id=stored.id,
+            kind=verdict.outcome.value,
+            message="; ".join(notes),
+        )
+    )
+    return stored.id, version
+
+
+def _dedupe_key(plan: Plan, source_id: int) -> str:
+    item = plan.verdict.item
+    return item.canonical_url or f"{source_id}:{item.key}"
+
+
+def _enqueue(
+    connection: Connection,
+    source_id: int,
+    plans: Sequence[Plan],
+    ids: dict[str, tuple[int, int]],
+    now: datetime,
+) -> tuple[int, int]:
+    wanted: list[dict[str, Any]] = []
+    for plan in plans:
+        if not plan.messages or plan.verdict.item.key not in ids:
+            continue
+        item_id, version = ids[plan.verdict.item.key]
+        for message in plan.messages:
+            wanted.append(
+                {
+                    "item_id": item_id,
+                    "destination": message.destination,
+                    "dedupe_key": _dedupe_key(plan, source_id),
+                    "version": version,
+                    "action": plan.action,
+                    "state": DeliveryState.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "title": message.title,
+                    "body": message.body,
+                    "link": message.link,
+                    "markup": message.markup.value,
+                    "image": message.image,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+    if not wanted:
+        return 0, 0
+    existing = _existing(connection, wanted)
+    fresh = [
+        row
+        for row in wanted
+        if (row["destination"], row["dedupe_key"], row["version"]) not in existing
+    ]
+    for row in wanted:
+        holder = existing.get((row["destination"], row["dedupe_key"], row["version"]))
+        if holder is not None and holder[0] != row["item_id"]:
+            connection.execute(
+                events.insert().values(
+                    at=now,
+                    source_id=source_id,
+                    item_id=row["item_id"],
+                    kind="duplicate",
+                    message=(
+                        f"not queued for {row['destination']!r}: the same article "
+                        f"({row['dedupe_key']}) is already there from item #{holder[0]} "
+                        f"of source {holder[1]!r}"
+                    ),
+                )
+            )
+            connection.execute(
+                update(items)
+                .where(items.c.id == row["item_id"], items.c.decision == Decision.QUEUED.value)
+                .values(
+                    decision=Decision.DUPLICATE.value,
+                    reason=f"duplicate of item #{holder[0]} ({holder[1]})",
+                )
+            )
+    if fresh:
+        connection.execute(insert_ignoring_conflicts(connection, deliveries), fresh)
+    return len(fresh), len(wanted) - len(fresh)
+
+
+def _existing(
+    connection: Connection, wanted: Sequence[dict[str, Any]]
+) -> dict[tuple[str, str, int], tuple[int, str]]:
+    """Ledger rows that already hold these (destination, article, version) slots."""
+    keys = list({row["dedupe_key"] for row in wanted})
+    found: dict[tuple[str, str, int], tuple[int, str]] = {}
+    for start in range(0, len(keys), 500):
+        rows = connection.execute(
+            select(
+                deliveries.c.destination,
+                deliveries.c.dedupe_key,
+                deliveries.c.version,
+                deliveries.c.item_id,
+                sources.c.name,
+            )
+            .join(items, items.c.id == deliveries.c.item_id)
+            .join(sources, sources.c.id == items.c.source_id)
+            .where(deliveries.c.dedupe_key.in_(keys[start : start + 500]))
+        ).all()
+        for row in rows:
+            found[(row.destination, row.dedupe_key, row.version)] = (row.item_id, row.name)
+    return found

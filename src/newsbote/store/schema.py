@@ -1,0 +1,160 @@
+"""The database schema (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Alembic migrations in ``store/migrations`` create and evolve it; this module
+is the current shape the code reads and writes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both databases (SQLite keeps no zone; we add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("config_url", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("title", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("fetched_at", UTCDateTime()),
+    Column("http_status", Integer),
+    Column("next_check_at", UTCDateTime()),
+    Column("lease_until", UTCDateTime()),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime()),
+    Column("disabled_reason", Text),
+    Column("first_run_done", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("key_kind", String(10), nullable=False),
+    Column("canonical_url", Text),
+    Column("link", Text),
+    Column("title", Text, nullable=False),
+    Column("author", Text),
+    Column("published", UTCDateTime()),
+    Column("content_html", Text, nullable=False),
+    Column("summary_html", Text, nullable=False),
+    Column("teaser", Text, nullable=False),
+    Column("categories", Text, nullable=False),
+    Column("image", Text),
+    Column("fingerprint", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("decision", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("first_seen_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("source_id", "key", name="uq_items_source_key"),
+    Index("ix_items_source_canonical", "source_id", "canonical_url"),
+    Index("ix_items_canonical", "canonical_url"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("destination", String(200), nullable=False),
+    Column("dedupe_key", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime()),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("link", Text),
+    Column("markup", String(10), nullable=False),
+    Column("image", Text),
+    Column("remote_id", Text),
+    Column("remote_url", Text),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    UniqueConstraint("destination", "dedupe_key", "version", name="uq_deliveries_once"),
+    Index("ix_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_deliveries_item", "item_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE")),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE")),
+    Column("kind", String(30), nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_events_item", "item_id"),
+)
+
+board_posts = Table(
+    "board_posts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("destination", String(200), nullable=False),
+    Column("delivery_key", Text, nullable=False, unique=True),
+    Column("thread_title", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("link", Text),
+    Column("image", Text),
+    Column("author_name", Text, nullable=False),
+    Column("author_title", Text, nullable=False),
+    Column("source_name", Text, nullable=False),
+    Column("posted_at", UTCDateTime(), nullable=False),
+    Column("edited_at", UTCDateTime()),
+    Index("ix_board_posts_destination", "destination", "posted_at"),
+)

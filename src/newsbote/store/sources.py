@@ -1,0 +1,172 @@
+"""Source state: caching validators, schedule, errors, leases for several workers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from newsbote.config.schema import SourceConfig
+from newsbote.store.schema import sources
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the store remembers of a source between polls."""
+
+    id: int
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    errors: int
+    first_run_done: bool
+    disabled_reason: str | None
+
+
+def _state(row: Any) -> SourceState:
+    return SourceState(
+        id=row.id,
+        name=row.name,
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        errors=row.errors,
+        first_run_done=row.first_run_done,
+        disabled_reason=row.disabled_reason,
+    )
+
+
+def sync_sources(connection: Connection, configured: Sequence[SourceConfig], now: datetime) -> None:
+    """Create rows for new sources; a changed config URL resets the source's fetch state."""
+    existing = {row.name: row for row in connection.execute(select(sources))}
+    for source in configured:
+        row = existing.get(source.name)
+        if row is None:
+            connection.execute(
+                sources.insert().values(
+                    name=source.name,
+                    config_url=source.url,
+                    url=source.url,
+                    errors=0,
+                    first_run_done=False,
+                    next_check_at=now,
+                    created_at=now,
+                )
+            )
+        elif row.config_url != source.url:
+            connection.execute(
+                update(sources)
+                .where(sources.c.id == row.id)
+                .values(
+                    config_url=source.url,
+                    url=source.url,
+                    etag=None,
+                    last_modified=None,
+                    errors=0,
+                    disabled_reason=None,
+                    next_check_at=now,
+                )
+            )
+
+
+def get_state(connection: Connection, name: str) -> SourceState | None:
+    row = connection.execute(select(sources).where(sources.c.name == name)).first()
+    return _state(row) if row else None
+
+
+def claim_due(
+    connection: Connection,
+    names: Sequence[str],
+    now: datetime,
+    lease: float,
+    *,
+    force: bool = False,
+) -> list[SourceState]:
+    """Lease the due, enabled sources among ``names``; another worker will not take them."""
+    if not names:
+        return []
+    due = and_(
+        sources.c.name.in_(names),
+        sources.c.disabled_reason.is_(None),
+        or_(sources.c.lease_until.is_(None), sources.c.lease_until < now),
+    )
+    if not force:
+        due = and_(due, or_(sources.c.next_check_at.is_(None), sources.c.next_check_at <= now))
+    claimed = connection.execute(
+        update(sources)
+        .where(due)
+        .values(lease_until=now + timedelta(seconds=lease))
+        .returning(*sources.c)
+    ).all()
+    return [_state(row) for row in claimed]
+
+
+def record_fetch(
+    connection: Connection,
+    source_id: int,
+    *,
+    now: datetime,
+    next_check_at: datetime,
+    http_status: int | None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    url: str | None = None,
+    title: str | None = None,
+    first_run_done: bool | None = None,
+) -> None:
+    """A successful poll (200 or 304): clear errors, store validators and the next check."""
+    values: dict[str, Any] = {
+        "fetched_at": now,
+        "http_status": http_status,
+        "next_check_at": next_check_at,
+        "lease_until": None,
+        "errors": 0,
+        "etag": etag,
+        "last_modified": last_modified,
+    }
+    if url is not None:
+        values["url"] = url
+    if title is not None:
+        values["title"] = title
+    if first_run_done is not None:
+        values["first_run_done"] = first_run_done
+    connection.execute(update(sources).where(sources.c.id == source_id).values(**values))
+
+
+def record_error(
+    connection: Connection,
+    source_id: int,
+    *,
+    now: datetime,
+    next_check_at: datetime,
+    message: str,
+    http_status: int | None,
+    disable: bool = False,
+) -> None:
+    """A failed poll: count it, keep the message, and disable the source if it is gone."""
+    values: dict[str, Any] = {
+        "fetched_at": now,
+        "http_status": http_status,
+        "next_check_at": next_check_at,
+        "lease_until": None,
+        "errors": sources.c.errors + 1,
+        "last_error": message,
+        "last_error_at": now,
+    }
+    if disable:
+        values["disabled_reason"] = message
+    connection.execute(update(sources).where(sources.c.id == source_id).values(**values))
+
+
+def enable(connection: Connection, name: str, now: datetime) -> bool:
+    """Clear a source's disabled reason (after a 410 the operator can try again)."""
+    result = connection.execute(
+        update(sources)
+        .where(sources.c.name == name)
+        .values(disabled_reason=None, errors=0, next_check_at=now)
+    )
+    return result.rowcount > 0

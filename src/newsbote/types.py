@@ -1,0 +1,186 @@
+"""The types that flow between the pipeline's stages, one per stage output.
+
+``fetch`` returns :class:`Fetched`, ``parse`` a :class:`ParsedFeed` of
+:class:`Entry`, ``identify`` turns entries into :class:`Item` with a
+:class:`Verdict`, ``render`` produces a :class:`Message` per destination, and a
+destination's ``send`` returns a :class:`Receipt`. All are frozen: a stage
+never changes what an earlier stage produced.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A source's HTTP answer (or a local file's bytes), decoded of transfer encodings."""
+
+    url: str
+    final_url: str
+    status: int
+    body: bytes
+    content_type: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    max_age: float | None = None
+    """Seconds the publisher asks us to wait (Cache-Control max-age or Expires)."""
+    retry_after: float | None = None
+    moved_to: str | None = None
+    """The new URL when the source answered with a permanent redirect (301/308)."""
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of a parsed feed, as the publisher wrote it (HTML already sanitized)."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    content_html: str
+    summary_html: str
+    author: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    categories: tuple[str, ...] = ()
+    image: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A feed document turned into entries, newest first as the publisher ordered them."""
+
+    url: str
+    title: str
+    link: str | None
+    entries: tuple[Entry, ...]
+    ttl_minutes: int | None = None
+    parser: str = "fastfeedparser"
+    language: str | None = None
+
+
+class KeyKind(enum.StrEnum):
+    """What an item's key was derived from."""
+
+    GUID = "guid"
+    LINK = "link"
+    HASH = "hash"
+
+
+class Outcome(enum.StrEnum):
+    """What identify decided about an entry."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    RENAMED = "renamed"
+    """A known item (same canonical link) that arrived under a new GUID."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """An entry with its stable identity and content fingerprint."""
+
+    source: str
+    key: str
+    key_kind: KeyKind
+    canonical_url: str | None
+    entry: Entry
+    fingerprint: str
+    teaser: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.entry.title
+
+    @property
+    def link(self) -> str | None:
+        return self.entry.link
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """identify's decision for one entry, with the reason shown by ``why``."""
+
+    item: Item
+    outcome: Outcome
+    reason: str
+    known_key: str | None = None
+    """For RENAMED/CHANGED/UNCHANGED: the key of the stored item this entry matched."""
+    changed: bool = False
+    """True when the stored item's content differs (always for CHANGED)."""
+
+
+class Markup(enum.StrEnum):
+    """The markup a destination speaks."""
+
+    HTML = "html"
+    MARKDOWN = "markdown"
+    BBCODE = "bbcode"
+    TEXT = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What one destination gets for one item: rendered, limited, ready to send."""
+
+    destination: str
+    title: str
+    body: str
+    link: str | None
+    markup: Markup
+    image: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A destination's proof of a post: its id there and where to see it."""
+
+    remote_id: str
+    url: str | None = None
+
+
+class DeliveryState(enum.StrEnum):
+    """States of a row in the outbox ledger."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+class Decision(enum.StrEnum):
+    """What the pipeline did with an item, as ``why`` reports it."""
+
+    QUEUED = "queued"
+    SEEN = "seen"
+    """Recorded as seen by the first-run guard, not posted."""
+    FILTERED = "filtered"
+    UNROUTED = "unrouted"
+    UNCHANGED = "unchanged"
+    UPDATED = "updated"
+    DUPLICATE = "duplicate"
+    """Another source already delivered the same article to every routed destination."""
+    RENDER_FAILED = "render-failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """route and render's output for one item: its decision and the messages to enqueue."""
+
+    verdict: Verdict
+    decision: Decision
+    reason: str
+    messages: tuple[Message, ...] = ()
+    action: str = "post"
+    """``post`` for a first delivery, ``edit`` for an update under ``update = "edit"``."""

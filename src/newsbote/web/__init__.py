@@ -1,0 +1,1 @@
+"""The web app: the built-in board, health, metrics."""

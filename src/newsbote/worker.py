@@ -1,0 +1,135 @@
+"""The service: the polling loop, the delivery loop and the web server, with graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from newsbote import metrics
+from newsbote.config import LoadedConfig, SourceConfig
+from newsbote.deliver import DeliverContext, Destination, destination_kinds
+from newsbote.deliver.runner import deliver_due
+from newsbote.fetch import Fetcher
+from newsbote.pipeline import Context, PollReport, poll_source
+from newsbote.render import Renderer
+from newsbote.store import Store
+from newsbote.store.sources import SourceState, claim_due, sync_sources
+
+log = logging.getLogger("newsbote.worker")
+
+SOURCE_LEASE = 300.0
+TICK = 1.0
+
+
+def build_destinations(loaded: LoadedConfig, store: Store) -> dict[str, Destination]:
+    config = loaded.config
+    context = DeliverContext(store=store, bot=config.bot, language=config.language)
+    kinds = destination_kinds()
+    return {
+        d.name: kinds[d.kind](d.name, loaded.destination_options[d.name], context)
+        for d in config.destinations
+    }
+
+
+class Service:
+    """Runs polls and deliveries against one store until stopped."""
+
+    def __init__(self, loaded: LoadedConfig, store: Store) -> None:
+        self.loaded = loaded
+        self.config = loaded.config
+        self.store = store
+        self.fetcher = Fetcher(self.config.service)
+        self.context = Context(
+            config=self.config,
+            store=store,
+            fetcher=self.fetcher,
+            renderer=Renderer(loaded.base_dir),
+        )
+        self.destinations = build_destinations(loaded, store)
+        self._stop = asyncio.Event()
+        self._work = asyncio.Event()
+        self._polls: set[asyncio.Task[PollReport]] = set()
+        self._limit = asyncio.Semaphore(self.config.service.concurrency)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._work.set()
+
+    async def __aenter__(self) -> Service:
+        await self.store.run(sync_sources, self.config.sources, datetime.now(UTC))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in list(self._polls):
+            task.cancel()
+        await asyncio.gather(*self._polls, return_exceptions=True)
+        await self.fetcher.close()
+        for destination in self.destinations.values():
+            await destination.close()
+
+    async def poll_due(self, *, force: bool = False) -> list[PollReport]:
+        """Poll every due source once, concurrently, and wait for all of them."""
+        enabled = {s.name: s for s in self.config.sources if s.enabled}
+        claimed = await self.store.run(
+            claim_due, list(enabled), datetime.now(UTC), SOURCE_LEASE, force=force
+        )
+        return list(await asyncio.gather(*(self._poll(enabled[s.name], s) for s in claimed)))
+
+    async def _poll(self, source: SourceConfig, state: SourceState) -> PollReport:
+        async with self._limit:
+            try:
+                report = await poll_source(self.context, source, state)
+            except Exception:
+                log.exception(
+                    "poll source=%s crashed; it will be retried after its lease", source.name
+                )
+                return PollReport(source.name, "crashed", error="internal error, see the log")
+        metrics.POLLS.labels(report.status).inc()
+        if report.recorded is not None and report.recorded.queued:
+            self._work.set()
+        return report
+
+    async def deliver_all(self) -> int:
+        """Deliver until nothing is due now; return how many deliveries were attempted."""
+        attempted = 0
+        while True:
+            outcomes = await deliver_due(self.store, self.destinations)
+            for outcome in outcomes:
+                metrics.DELIVERIES.labels(
+                    outcome.delivery.destination, "sent" if outcome.receipt else "error"
+                ).inc()
+            attempted += len(outcomes)
+            if not outcomes:
+                return attempted
+
+    async def run_once(self, *, force: bool = False) -> list[PollReport]:
+        reports = await self.poll_due(force=force)
+        await self.deliver_all()
+        return reports
+
+    async def run_forever(self) -> None:
+        """Poll and deliver until :meth:`stop` is called."""
+        await asyncio.gather(self._loop(self._schedule_round), self._loop(self._deliver_round))
+
+    async def _loop(self, round_: Callable[[], Awaitable[None]]) -> None:
+        while not self._stop.is_set():
+            try:
+                await round_()
+            except Exception:
+                log.exception("service round failed; continuing")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), TICK)
+
+    async def _schedule_round(self) -> None:
+        enabled = {s.name: s for s in self.config.sources if s.enabled}
+        claimed = await self.store.run(claim_due, list(enabled), datetime.now(UTC), SOURCE_LEASE)
+        for state in claimed:
+            task = asyncio.create_task(self._poll(enabled[state.name], state))
+            self._polls.add(task)
+            task.add_done_callback(self._polls.discard)
+
+    async def _deliver_round(self) -> None:
+        await self.deliver_all()
