@@ -181,42 +181,43 @@ def _enqueue(
             )
     if not wanted:
         return 0, 0
-    existing = _existing(connection, wanted)
-    fresh = [
-        row
-        for row in wanted
-        if (row["destination"], row["dedupe_key"], row["version"]) not in existing
-    ]
-    for row in wanted:
-        holder = existing.get((row["destination"], row["dedupe_key"], row["version"]))
-        if holder is not None and holder[0] != row["item_id"]:
-            connection.execute(
-                events.insert().values(
-                    at=now,
-                    source_id=source_id,
-                    item_id=row["item_id"],
-                    kind="duplicate",
-                    message=(
-                        f"not queued for {row['destination']!r}: the same article "
-                        f"({row['dedupe_key']}) is already there from item #{holder[0]} "
-                        f"of source {holder[1]!r}"
-                    ),
-                )
+    inserted = {
+        (row.destination, row.dedupe_key, row.version)
+        for row in connection.execute(
+            insert_ignoring_conflicts(connection, deliveries).returning(
+                deliveries.c.destination, deliveries.c.dedupe_key, deliveries.c.version
+            ),
+            wanted,
+        )
+    }
+    conflicts = [row for row in wanted if (row["destination"], row["dedupe_key"], row["version"]) not in inserted]
+    holders = _holders(connection, conflicts) if conflicts else {}
+    for row in conflicts:
+        holder = holders.get((row["destination"], row["dedupe_key"], row["version"]))
+        if holder is None or holder[0] == row["item_id"]:
+            continue
+        connection.execute(
+            events.insert().values(
+                at=now,
+                source_id=source_id,
+                item_id=row["item_id"],
+                kind="duplicate",
+                message=(
+                    f"not queued for {row['destination']!r}: the same article "
+                    f"({row['dedupe_key']}) is already there from item #{holder[0]} "
+                    f"of source {holder[1]!r}"
+                ),
             )
-            connection.execute(
-                update(items)
-                .where(items.c.id == row["item_id"], items.c.decision == Decision.QUEUED.value)
-                .values(
-                    decision=Decision.DUPLICATE.value,
-                    reason=f"duplicate of item #{holder[0]} ({holder[1]})",
-                )
-            )
-    if fresh:
-        connection.execute(insert_ignoring_conflicts(connection, deliveries), fresh)
-    return len(fresh), len(wanted) - len(fresh)
+        )
+        connection.execute(
+            update(items)
+            .where(items.c.id == row["item_id"], items.c.decision == Decision.QUEUED.value)
+            .values(decision=Decision.DUPLICATE.value, reason=f"duplicate of item #{holder[0]} ({holder[1]})")
+        )
+    return len(inserted), len(conflicts)
 
 
-def _existing(
+def _holders(
     connection: Connection, wanted: Sequence[dict[str, Any]]
 ) -> dict[tuple[str, str, int], tuple[int, str]]:
     """Ledger rows that already hold these (destination, article, version) slots."""

@@ -1,0 +1,87 @@
+"""Fixtures: the feed server, stores on SQLite and PostgreSQL, config files."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from newsbote.store import Store, open_store
+from tests.servers import FeedServer
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+if not CORPUS.is_dir():
+    CORPUS = Path(os.environ.get("NEWSBOTE_CORPUS", "../shared/corpus")).resolve()
+POSTGRES = os.environ.get("NEWSBOTE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_POSTGRES = os.environ.get("NEWSBOTE_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="session")
+def feed_server_session() -> Iterator[FeedServer]:
+    server = FeedServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def feed_server(feed_server_session: FeedServer) -> FeedServer:
+    feed_server_session.reset()
+    return feed_server_session
+
+
+def _postgres_available() -> str | None:
+    try:
+        with psycopg.connect(POSTGRES, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> str:
+    problem = _postgres_available()
+    if problem:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required (NEWSBOTE_REQUIRE_POSTGRES=1) but unreachable: {problem}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES}: {problem}")
+    return POSTGRES
+
+
+def fresh_postgres(admin: str) -> Iterator[str]:
+    name = f"newsbote_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: SQLite in a temp dir, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'newsbote.db'}"
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    yield from fresh_postgres(admin)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    handle = open_store(store_url)
+    yield handle
+    handle.close()
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.fail(f"the shared corpus is missing at {CORPUS}")
+    return CORPUS

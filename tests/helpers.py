@@ -1,0 +1,68 @@
+"""Small builders for test configs and services."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from newsbote.config import LoadedConfig, load_config
+from newsbote.pipeline import PollReport
+from newsbote.store import Store
+from newsbote.store.schema import board_posts
+from newsbote.worker import Service
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def write_config(
+    directory: Path,
+    store_url: str,
+    sources: Sequence[dict[str, Any]],
+    *,
+    routes: Sequence[dict[str, Any]] | None = None,
+    language: str = "de",
+    extra: str = "",
+) -> Path:
+    lines = [f"language = {toml_value(language)}", f"store = {toml_value(store_url)}", extra, ""]
+    for source in sources:
+        lines.append("[[sources]]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in source.items()]
+        lines.append("")
+    lines += ["[[destinations]]", 'name = "board"', 'kind = "board"', ""]
+    for route in routes or [{"sources": ["*"], "destinations": ["board"]}]:
+        lines.append("[[routes]]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in route.items()]
+        lines.append("")
+    path = directory / "newsbote.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+async def run_once(loaded: LoadedConfig, store: Store, *, force: bool = True) -> list[PollReport]:
+    async with Service(loaded, store) as service:
+        return await service.run_once(force=force)
+
+
+def board_titles(store: Store) -> list[str]:
+    """Thread titles on the board, oldest first."""
+    return store.call(
+        lambda c: [row.thread_title for row in c.execute(select(board_posts).order_by(board_posts.c.id))]
+    )
+
+
+def board_count(store: Store) -> int:
+    return store.call(lambda c: c.execute(select(func.count()).select_from(board_posts)).scalar_one())
+
+
+def load(path: Path) -> LoadedConfig:
+    return load_config(path)

@@ -1,0 +1,125 @@
+"""Real local servers for the tests: a feed server that speaks HTTP like a publisher does."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+
+from aiohttp import web
+
+
+@dataclass
+class Route:
+    """What the server answers on one path."""
+
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "application/rss+xml; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    conditional: bool = True
+    delay: float = 0.0
+    gzip: bool = False
+    last_modified: str = field(default_factory=lambda: formatdate(usegmt=True))
+
+
+@dataclass(frozen=True)
+class Seen:
+    path: str
+    headers: dict[str, str]
+
+
+class FeedServer:
+    """An aiohttp server on 127.0.0.1 in its own thread; tests set routes and read requests."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[Seen] = []
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="feed-server", daemon=True)
+        self.port = 0
+
+    def start(self) -> FeedServer:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._ready.set()
+        self._loop.run_forever()
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def reset(self) -> None:
+        self.routes.clear()
+        self.requests.clear()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def set(self, path: str, body: bytes | str = b"", **options: object) -> Route:
+        route = Route(body=body.encode() if isinstance(body, str) else body, **options)  # type: ignore[arg-type]
+        self.routes[path] = route
+        return route
+
+    def hits(self, path: str) -> list[Seen]:
+        return [r for r in self.requests if r.path == path]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path_qs
+        self.requests.append(Seen(request.path, dict(request.headers)))
+        route = self.routes.get(path) or self.routes.get(request.path)
+        if route is None:
+            return web.Response(status=404, text="not found")
+        if route.delay:
+            await asyncio.sleep(route.delay)
+        headers = dict(route.headers)
+        if route.status == 200 and route.conditional:
+            etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'  # noqa: S324
+            headers.update({"ETag": etag, "Last-Modified": route.last_modified})
+            if request.headers.get("If-None-Match") == etag:
+                return web.Response(status=304, headers=headers)
+        body = route.body
+        if route.gzip:
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        headers["Content-Type"] = route.content_type
+        return web.Response(status=route.status, body=body, headers=headers)
+
+
+Handler = Callable[[web.Request], web.StreamResponse]
+
+
+def rss(items: list[tuple[str, str, str]], *, title: str = "Testfeed", extra: str = "") -> str:
+    """An RSS 2.0 document of (guid, link, title) items, newest first."""
+    entries = "".join(
+        f"<item><guid>{guid}</guid><link>{link}</link><title>{name}</title>"
+        f"<description>&lt;p&gt;Text von {name}.&lt;/p&gt;</description></item>"
+        for guid, link, name in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>https://example.org/</link>{extra}{entries}</channel></rss>"
+    )

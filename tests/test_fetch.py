@@ -1,0 +1,143 @@
+"""The fetcher against a real local HTTP server: caching, redirects, errors, caps, the SSRF guard."""
+
+from __future__ import annotations
+
+import brotli
+import pytest
+
+from newsbote import USER_AGENT
+from newsbote.config import ServiceConfig
+from newsbote.errors import BlockedAddressError, FetchError
+from newsbote.fetch import Fetcher
+from newsbote.fetch import client as fetch_client
+from newsbote.fetch import guard
+from tests.servers import FeedServer, rss
+
+SERVICE = ServiceConfig(timeout=2, max_bytes=200_000)
+
+
+async def test_conditional_request_answers_304_with_validators(feed_server: FeedServer) -> None:
+    feed_server.set("/f.xml", rss([]))
+    async with Fetcher(SERVICE) as fetcher:
+        first = await fetcher.fetch(feed_server.url("/f.xml"), allow_private=True)
+        second = await fetcher.fetch(
+            feed_server.url("/f.xml"), etag=first.etag, last_modified=first.last_modified, allow_private=True
+        )
+    assert first.status == 200 and first.etag
+    assert second.not_modified
+    request = feed_server.hits("/f.xml")[-1]
+    assert request.headers["If-None-Match"] == first.etag
+    assert request.headers["If-Modified-Since"] == first.last_modified
+    assert request.headers["User-Agent"] == USER_AGENT
+
+
+async def test_permanent_redirect_reports_the_new_url_and_temporary_does_not(feed_server: FeedServer) -> None:
+    feed_server.set("/new.xml", rss([]))
+    feed_server.set("/old.xml", status=301, headers={"Location": "/new.xml"}, conditional=False)
+    feed_server.set("/tmp.xml", status=302, headers={"Location": "/new.xml"}, conditional=False)
+    async with Fetcher(SERVICE) as fetcher:
+        moved = await fetcher.fetch(feed_server.url("/old.xml"), allow_private=True)
+        temporary = await fetcher.fetch(feed_server.url("/tmp.xml"), allow_private=True)
+    assert moved.moved_to == feed_server.url("/new.xml")
+    assert moved.final_url == feed_server.url("/new.xml")
+    assert temporary.moved_to is None
+
+
+async def test_410_is_permanent_and_5xx_carries_retry_after(feed_server: FeedServer) -> None:
+    feed_server.set("/gone.xml", status=410, conditional=False)
+    feed_server.set("/busy.xml", status=503, headers={"Retry-After": "120"}, conditional=False)
+    async with Fetcher(SERVICE) as fetcher:
+        with pytest.raises(FetchError) as gone:
+            await fetcher.fetch(feed_server.url("/gone.xml"), allow_private=True)
+        with pytest.raises(FetchError) as busy:
+            await fetcher.fetch(feed_server.url("/busy.xml"), allow_private=True)
+    assert gone.value.permanent and gone.value.status == 410
+    assert not busy.value.permanent and busy.value.retry_after == 120
+    assert "/busy.xml" in str(busy.value)
+
+
+async def test_slow_response_times_out_and_oversized_body_is_refused(feed_server: FeedServer) -> None:
+    feed_server.set("/slow.xml", rss([]), delay=3)
+    feed_server.set("/big.xml", b"x" * 300_000)
+    feed_server.set("/bomb.xml", b"<rss>" + b" " * 5_000_000 + b"</rss>", gzip=True)
+    async with Fetcher(SERVICE) as fetcher:
+        with pytest.raises(FetchError, match="timed out"):
+            await fetcher.fetch(feed_server.url("/slow.xml"), allow_private=True)
+        with pytest.raises(FetchError, match="exceeds the cap"):
+            await fetcher.fetch(feed_server.url("/big.xml"), allow_private=True)
+        with pytest.raises(FetchError, match="exceeds the cap"):
+            await fetcher.fetch(feed_server.url("/bomb.xml"), allow_private=True)
+
+
+async def test_gzip_and_brotli_bodies_are_decoded(feed_server: FeedServer) -> None:
+    body = rss([("g", "https://e.org/1", "Grüße")])
+    feed_server.set("/gz.xml", body, gzip=True)
+    feed_server.set("/br.xml", brotli.compress(body.encode()), headers={"Content-Encoding": "br"})
+    async with Fetcher(SERVICE) as fetcher:
+        gz = await fetcher.fetch(feed_server.url("/gz.xml"), allow_private=True)
+        br = await fetcher.fetch(feed_server.url("/br.xml"), allow_private=True)
+    assert gz.body.decode() == body
+    assert br.body.decode() == body
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/feed.xml",
+        "http://10.1.2.3/feed.xml",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:9/feed.xml",
+        "http://[::ffff:127.0.0.1]/feed.xml",
+        "http://0.0.0.0/feed.xml",
+        "http://224.0.0.1/feed.xml",
+    ],
+)
+async def test_private_addresses_are_refused_before_connecting(url: str) -> None:
+    async with Fetcher(SERVICE) as fetcher:
+        with pytest.raises(BlockedAddressError, match="allow_private"):
+            await fetcher.fetch(url)
+
+
+async def test_host_names_resolving_to_loopback_are_refused(feed_server: FeedServer) -> None:
+    feed_server.set("/f.xml", rss([]))
+    async with Fetcher(SERVICE) as fetcher:
+        with pytest.raises(BlockedAddressError):
+            await fetcher.fetch(f"http://localhost:{feed_server.port}/f.xml")
+    assert not feed_server.hits("/f.xml")
+
+
+@pytest.mark.parametrize("target", ["http://10.0.0.1/x", "http://169.254.169.254/", "http://[::1]/x"])
+async def test_redirects_to_private_addresses_are_refused(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    # Stand-in for a public publisher: 127.0.0.1 counts as public here, nothing else changes.
+    real = guard.is_public_address
+    monkeypatch.setattr(fetch_client, "is_public_address", lambda a: a == "127.0.0.1" or real(a))
+    monkeypatch.setattr(guard, "is_public_address", lambda a: a == "127.0.0.1" or real(a))
+    feed_server.set("/redirect.xml", status=302, headers={"Location": target}, conditional=False)
+    async with Fetcher(SERVICE) as fetcher:
+        with pytest.raises(BlockedAddressError):
+            await fetcher.fetch(feed_server.url("/redirect.xml"))
+    assert feed_server.hits("/redirect.xml")
+
+
+def test_public_address_classification() -> None:
+    assert guard.is_public_address("93.184.215.14")
+    assert guard.is_public_address("2606:4700::1111")
+    for address in ("127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "::1",
+                    "fe80::1", "fc00::1", "100.64.0.1", "::ffff:10.0.0.1", "ff02::1"):  # fmt: skip
+        assert not guard.is_public_address(address), address
+
+
+async def test_local_file_sources_are_read_and_unchanged_files_report_304(tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    path = tmp_path / "feed.xml"
+    path.write_text(rss([]))
+    async with Fetcher(SERVICE) as fetcher:
+        first = await fetcher.fetch(str(path))
+        second = await fetcher.fetch(str(path), etag=first.etag)
+        with pytest.raises(FetchError, match="cannot read file"):
+            await fetcher.fetch(str(tmp_path / "missing.xml"))
+    assert first.status == 200 and second.not_modified

@@ -1,0 +1,208 @@
+"""The whole spine against a real local feed server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from newsbote.store import Store
+from newsbote.store.queries import explain
+from tests.helpers import board_count, board_titles, load, run_once, write_config
+from tests.servers import FeedServer, rss
+
+ITEMS = [
+    ("g3", "https://example.org/3", "Drei"),
+    ("g2", "https://example.org/2", "Zwei"),
+    ("g1", "https://example.org/1", "Eins"),
+]
+
+
+def _source(server: FeedServer, path: str = "/feed.xml", **extra: object) -> dict[str, object]:
+    return {"name": "test", "url": server.url(path), "allow_private": True, **extra}
+
+
+async def test_first_run_posts_only_the_newest_item_and_records_the_rest(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    feed_server.set("/feed.xml", rss(ITEMS))
+    loaded = load(write_config(tmp_path, store_url, [_source(feed_server)]))
+    await run_once(loaded, store)
+    assert board_titles(store) == ["Drei"]
+    seen = store.call(explain, "https://example.org/1")
+    assert seen[0].item.decision == "seen"
+    assert "first run" in seen[0].item.reason
+
+
+async def test_first_run_none_and_number_and_since(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    dated = rss([]).replace(
+        "</channel>",
+        "<item><guid>a</guid><title>Alt</title><pubDate>Mon, 01 Jan 2024 10:00:00 GMT</pubDate></item>"
+        "<item><guid>b</guid><title>Neu</title><pubDate>Wed, 01 Jan 2025 10:00:00 GMT</pubDate></item>"
+        "</channel>",
+    )
+    feed_server.set("/none.xml", rss(ITEMS))
+    feed_server.set("/two.xml", rss(ITEMS))
+    feed_server.set("/since.xml", dated)
+    loaded = load(
+        write_config(
+            tmp_path,
+            store_url,
+            [
+                {"name": "none", "url": feed_server.url("/none.xml"), "allow_private": True, "first_run": "none"},
+                {"name": "two", "url": feed_server.url("/two.xml"), "allow_private": True, "first_run": 2},
+                {"name": "since", "url": feed_server.url("/since.xml"), "allow_private": True,
+                 "first_run": "since:2024-06-01"},
+            ],  # fmt: skip
+        )
+    )
+    await run_once(loaded, store)
+    titles = board_titles(store)
+    assert sorted(titles) == ["Drei", "Neu", "Zwei"]
+
+
+async def test_conditional_request_gives_304_and_no_posts_then_new_entry_posts_once(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    feed_server.set("/feed.xml", rss(ITEMS))
+    loaded = load(write_config(tmp_path, store_url, [_source(feed_server)]))
+    await run_once(loaded, store)
+    reports = await run_once(loaded, store)
+    assert reports[0].http_status == 304
+    assert feed_server.hits("/feed.xml")[-1].headers.get("If-None-Match")
+    assert board_count(store) == 1
+    feed_server.set("/feed.xml", rss([("g4", "https://example.org/4", "Vier"), *ITEMS]))
+    await run_once(loaded, store)
+    await run_once(loaded, store)
+    assert board_titles(store) == ["Drei", "Vier"]
+
+
+async def test_guid_change_with_same_link_and_tracking_parameters_is_the_same_item(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    feed_server.set("/feed.xml", rss(ITEMS))
+    loaded = load(write_config(tmp_path, store_url, [_source(feed_server, first_run=3)]))
+    await run_once(loaded, store)
+    renamed = [
+        ("new-guid-3", "http://www.example.org/3/?utm_source=rss&utm_medium=feed#top", "Drei"),
+        ("g2", "https://example.org/2", "Zwei"),
+        ("g1", "https://example.org/1", "Eins"),
+    ]
+    feed_server.set("/feed.xml", rss(renamed))
+    await run_once(loaded, store)
+    assert sorted(board_titles(store)) == ["Drei", "Eins", "Zwei"]
+    explanation = store.call(explain, "new-guid-3")[0]
+    assert any(e.kind == "renamed" for e in explanation.events)
+
+
+async def test_same_article_from_two_sources_posts_once(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    feed_server.set("/a.xml", rss([("a-1", "https://example.org/story", "Die Geschichte")]))
+    feed_server.set("/b.xml", rss([("b-1", "http://example.org/story?utm_campaign=x", "Die Geschichte (B)")]))
+    loaded = load(
+        write_config(
+            tmp_path,
+            store_url,
+            [
+                {"name": "a", "url": feed_server.url("/a.xml"), "allow_private": True},
+                {"name": "b", "url": feed_server.url("/b.xml"), "allow_private": True},
+            ],
+        )
+    )
+    await run_once(loaded, store)
+    assert board_count(store) == 1
+    duplicate = [e for e in store.call(explain, "https://example.org/story") if e.item.decision == "duplicate"]
+    assert len(duplicate) == 1
+    assert "already there" in duplicate[0].events[0].message
+
+
+async def test_restart_reposts_nothing(
+    feed_server: FeedServer, store_url: str, tmp_path: Path
+) -> None:
+    from newsbote.store import open_store
+
+    feed_server.set("/feed.xml", rss(ITEMS))
+    loaded = load(write_config(tmp_path, store_url, [_source(feed_server, first_run=3)]))
+    first = open_store(store_url)
+    await run_once(loaded, first)
+    assert board_count(first) == 3
+    first.close()
+    feed_server.set("/feed.xml", rss(ITEMS), conditional=False)
+    again = open_store(store_url)
+    await run_once(loaded, again)
+    assert board_count(again) == 3
+    again.close()
+
+
+async def test_changed_article_edits_the_board_post_under_update_edit(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    feed_server.set("/feed.xml", rss(ITEMS[:1]))
+    loaded = load(
+        write_config(
+            tmp_path,
+            store_url,
+            [_source(feed_server)],
+            routes=[{"sources": ["*"], "destinations": ["board"], "update": "edit"}],
+        )
+    )
+    await run_once(loaded, store)
+    feed_server.set("/feed.xml", rss([("g3", "https://example.org/3", "Drei (korrigiert)")]))
+    await run_once(loaded, store)
+    assert board_titles(store) == ["Drei (korrigiert)"]
+    explanation = store.call(explain, "g3")[0]
+    assert explanation.item.version == 2
+    assert [d.action for d in explanation.deliveries] == ["post", "edit"]
+    assert all(d.state == "sent" for d in explanation.deliveries)
+
+
+async def test_changed_article_is_not_reposted_under_update_ignore(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    feed_server.set("/feed.xml", rss(ITEMS[:1]))
+    loaded = load(write_config(tmp_path, store_url, [_source(feed_server)]))
+    await run_once(loaded, store)
+    feed_server.set("/feed.xml", rss([("g3", "https://example.org/3", "Drei (neu)")]))
+    await run_once(loaded, store)
+    assert board_titles(store) == ["Drei"]
+    assert store.call(explain, "g3")[0].item.version == 2
+
+
+async def test_keyword_filters_route_only_matching_items(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    feed_server.set("/feed.xml", rss([("x", "https://e.org/x", "Linux-Kernel erschienen"),
+                                      ("y", "https://e.org/y", "Kochrezepte")]))  # fmt: skip
+    loaded = load(
+        write_config(
+            tmp_path,
+            store_url,
+            [_source(feed_server, first_run="all")],
+            routes=[{"sources": ["test"], "destinations": ["board"], "include": ["linux-kernel"]}],
+        )
+    )
+    await run_once(loaded, store)
+    assert board_titles(store) == ["Linux-Kernel erschienen"]
+    assert store.call(explain, "y")[0].item.decision == "filtered"
+
+
+async def test_broken_feed_is_recorded_as_an_error_and_the_next_source_still_posts(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    feed_server.set("/bad.xml", "<html><body>not a feed</body></html>", content_type="text/html")
+    feed_server.set("/good.xml", rss(ITEMS))
+    loaded = load(
+        write_config(
+            tmp_path,
+            store_url,
+            [
+                {"name": "bad", "url": feed_server.url("/bad.xml"), "allow_private": True},
+                {"name": "good", "url": feed_server.url("/good.xml"), "allow_private": True},
+            ],
+        )
+    )
+    reports = {r.source: r for r in await run_once(loaded, store)}
+    assert reports["bad"].status == "error"
+    assert "bad.xml" in (reports["bad"].error or "")
+    assert board_titles(store) == ["Drei"]
