@@ -127,7 +127,7 @@ def _config_error(
     elif error["type"] == "missing":
         message = "this option is required"
     else:
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if found is not None and "found" not in message:
             message += f", found {found!r}"
     line = locate(text, loc)

@@ -42,6 +42,10 @@ CLEAN_CONTENT_TAGS = {
     "math",
 }
 
+_BLOCK_TAG = re.compile(
+    r"</?(?:p|div|br|h[1-6]|li|ul|ol|dl|dt|dd|blockquote|pre|tr|td|th|table|figure|figcaption|hr|section|article)\b[^>]*>",
+    re.I,
+)
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 _IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
@@ -76,7 +80,7 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
 
 def plain_text(fragment: str) -> str:
     """The visible text of an HTML fragment, whitespace collapsed."""
-    text = _TAG.sub(" ", fragment.replace("<br>", "\n"))
+    text = _TAG.sub("", _BLOCK_TAG.sub(" ", fragment))
     return _SPACE.sub(" ", html.unescape(text)).strip()
 
 

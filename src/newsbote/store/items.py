@@ -78,7 +78,8 @@ def record_items(
 ) -> Recorded:
     """Store new and changed items, their explanations, and enqueue their deliveries."""
     ids: dict[str, tuple[int, int]] = {}
-    new = _oldest_first([p for p in plans if p.verdict.outcome is Outcome.NEW])
+    plans = _oldest_first(list(plans))
+    new = [p for p in plans if p.verdict.outcome is Outcome.NEW]
     if new:
         rows = connection.execute(
             items.insert().returning(items.c.id, items.c.key, sort_by_parameter_order=True),

@@ -1,0 +1,119 @@
+"""Config errors name file, line, key, expected and found, with a hint; edits keep comments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsbote.config import add_source, initial_config, load_config, remove_source
+from newsbote.errors import ConfigError
+
+VALID = """\
+language = "de"
+
+[[sources]]
+name = "heise"
+url = "https://www.heise.de/rss/heise.rdf"
+
+[[sources]]
+name = "golem"
+url = "https://rss.golem.de/rss.php"
+interval = "30m"
+
+[[destinations]]
+name = "board"
+kind = "board"
+
+[[routes]]
+sources = ["*"]
+destinations = ["board"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "newsbote.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_for(tmp_path: Path, text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    return caught.value
+
+
+def test_the_initial_config_is_valid(tmp_path: Path) -> None:
+    loaded = load_config(write(tmp_path, initial_config("de", [("heise", "https://www.heise.de/rss/heise.rdf")])))
+    assert loaded.config.bot.name == "News-Bote"
+    assert loaded.config.bot.title == "Ich bring die Post"
+    assert loaded.config.sources[0].interval == 900
+    assert loaded.config.sources[0].first_run.newest == 1
+
+
+def test_misspelled_option_names_line_and_suggests(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID.replace('interval = "30m"', 'intervall = "30m"'))
+    assert error.line == 10
+    assert "unknown option 'intervall'" in str(error)
+    assert "did you mean 'interval'?" in str(error)
+    assert str(error).startswith(f"{tmp_path / 'newsbote.toml'}:10:")
+
+
+def test_misspelled_destination_kind_suggests(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID.replace('kind = "board"', 'kind = "bord"'))
+    assert "unknown destination kind 'bord'" in str(error)
+    assert "did you mean 'board'?" in str(error)
+    assert error.line == 14
+
+
+def test_bad_value_says_expected_and_found(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID.replace('interval = "30m"', 'interval = "soon"'))
+    assert "expected a duration" in str(error) and "'soon'" in str(error)
+    assert error.line == 10 and error.key == "sources.interval"
+
+
+def test_route_to_unknown_source_suggests(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID.replace('sources = ["*"]', 'sources = ["heize"]'))
+    assert "unknown source 'heize'" in str(error) and "did you mean 'heise'?" in str(error)
+    assert error.line == 17
+
+
+def test_duplicate_names_and_broken_toml(tmp_path: Path) -> None:
+    assert "duplicate name 'heise'" in str(error_for(tmp_path, VALID.replace('"golem"', '"heise"')))
+    broken = error_for(tmp_path, VALID.replace('name = "golem"', 'name = "golem'))
+    assert "not valid TOML" in str(broken) and broken.line == 8
+
+
+def test_first_run_values(tmp_path: Path) -> None:
+    loaded = load_config(write(tmp_path, VALID.replace('interval = "30m"', 'first_run = "since:2026-01-31"')))
+    assert str(loaded.config.sources[1].first_run.since) == "2026-01-31"
+    error = error_for(tmp_path, VALID.replace('interval = "30m"', 'first_run = "latest"'))
+    assert "since:YYYY-MM-DD" in str(error)
+
+
+def test_environment_overrides_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSBOTE_STORE", "postgresql://bote:secret@db/newsbote")
+    monkeypatch.setenv("NEWSBOTE_WEB_PORT", "9090")
+    loaded = load_config(write(tmp_path, VALID))
+    assert loaded.config.store == "postgresql://bote:secret@db/newsbote"
+    assert loaded.config.web.port == 9090
+
+
+def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    loaded = load_config(write(tmp_path, 'store = "sqlite:///state/newsbote.db"\n' + VALID))
+    assert loaded.config.store == f"sqlite:///{tmp_path / 'state' / 'newsbote.db'}"
+
+
+def test_add_and_remove_keep_comments(tmp_path: Path) -> None:
+    path = write(tmp_path, "# Mein Kommentar\n" + VALID.replace('name = "golem"', 'name = "golem"  # bleibt'))
+    name = add_source(path, "https://www.example.org/feed.xml", interval="1h")
+    assert name == "example.org"
+    text = path.read_text()
+    assert "# Mein Kommentar" in text and "# bleibt" in text
+    assert load_config(path).config.source("example.org").interval == 3600
+    with pytest.raises(ConfigError, match="already configured"):
+        add_source(path, "https://www.example.org/feed.xml")
+    assert remove_source(path, "heise") == "heise"
+    text = path.read_text()
+    assert "heise.rdf" not in text and "# Mein Kommentar" in text
+    assert [s.name for s in load_config(path).config.sources] == ["golem", "example.org"]

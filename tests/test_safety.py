@@ -1,0 +1,99 @@
+"""Hostile documents expand nothing and inject nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from newsbote.errors import ParseError
+from newsbote.parse import parse_feed, prepare_xml
+from tests.conftest import CORPUS
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss version="2.0"><channel><title>&lol9;</title>
+<item><guid>1</guid><title>Bomb &lol9;</title><description>&lol9;</description></item>
+</channel></rss>"""
+
+
+def test_billion_laughs_expands_nothing() -> None:
+    started = time.process_time()
+    try:
+        feed = parse_feed(BILLION_LAUGHS, "http://evil.example/laughs.xml")
+    except ParseError as exc:
+        assert "evil.example" in str(exc)
+        return
+    finally:
+        assert time.process_time() - started < 5
+    text = feed.title + "".join(e.title + e.content_html for e in feed.entries)
+    assert "lol" not in text.replace("Bomb", "")
+    assert len(text) < 1000
+
+
+def test_xxe_document_from_the_corpus_reads_no_file(tmp_path: Path) -> None:
+    path = CORPUS / "feeds/laminas-feed/_files/Reader/xxe-atom10.xml"
+    body = path.read_bytes()
+    assert b"<!ENTITY" in body
+    try:
+        feed = parse_feed(body, str(path))
+    except ParseError:
+        return
+    text = feed.title + "".join(e.title + e.content_html for e in feed.entries)
+    assert "root:" not in text
+    assert "discloseInfo" not in text
+
+
+def test_external_entity_to_a_local_file_is_not_loaded(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-VALUE")
+    document = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+        '<rss version="2.0"><channel><title>t</title><item><guid>1</guid>'
+        "<title>&xxe;</title><description>&xxe;</description></item></channel></rss>"
+    ).encode()
+    feed = parse_feed(document, "http://evil.example/xxe.xml")
+    assert all("TOP-SECRET" not in e.title + e.content_html for e in feed.entries)
+
+
+def test_prepare_xml_removes_the_doctype_with_its_internal_subset() -> None:
+    prepared = prepare_xml(BILLION_LAUGHS, "x")
+    assert b"<!DOCTYPE" not in prepared and b"<!ENTITY" not in prepared
+    assert prepared.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "<script>alert(1)</script>",
+        '<img src=x onerror="alert(1)">',
+        '<a href="javascript:alert(1)">x</a>',
+        '<iframe src="https://evil.example/"></iframe>',
+        '<svg onload="alert(1)"></svg>',
+        '<p style="background:url(javascript:alert(1))">x</p>',
+        "<object data='x'></object>",
+    ],
+)
+def test_feed_html_cannot_carry_script(payload: str) -> None:
+    from html import escape
+
+    document = (
+        '<rss version="2.0"><channel><title>t</title><item><guid>1</guid><title>x</title>'
+        f"<description>{escape(payload)}</description></item></channel></rss>"
+    ).encode()
+    entry = parse_feed(document, "https://example.org/feed").entries[0]
+    lowered = entry.content_html.lower()
+    for needle in ("<script", "onerror", "javascript:", "<iframe", "onload", "style=", "<object", "<svg"):
+        assert needle not in lowered
