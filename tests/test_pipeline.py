@@ -206,3 +206,50 @@ async def test_broken_feed_is_recorded_as_an_error_and_the_next_source_still_pos
     assert reports["bad"].status == "error"
     assert "bad.xml" in (reports["bad"].error or "")
     assert board_titles(store) == ["Drei"]
+
+
+async def test_gone_source_is_disabled_with_a_visible_reason_and_not_polled_again(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    from newsbote.store.sources import get_state
+
+    feed_server.set("/feed.xml", status=410, conditional=False)
+    loaded = load(write_config(tmp_path, store_url, [_source(feed_server)]))
+    await run_once(loaded, store)
+    state = store.call(get_state, "test")
+    assert state is not None and state.disabled_reason and "410" in state.disabled_reason
+    await run_once(loaded, store)
+    assert len(feed_server.hits("/feed.xml")) == 1
+
+
+async def test_server_error_backs_off_honouring_retry_after_and_keeps_the_error(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from newsbote.store.queries import source_rows
+
+    feed_server.set("/feed.xml", status=503, headers={"Retry-After": "7200"}, conditional=False)
+    loaded = load(write_config(tmp_path, store_url, [_source(feed_server)]))
+    await run_once(loaded, store)
+    row = store.call(source_rows)[0]
+    assert row.errors == 1 and "HTTP 503" in row.last_error and row.last_error_at is not None
+    assert row.next_check_at >= datetime.now(UTC) + timedelta(seconds=7000)
+    await run_once(loaded, store, force=False)
+    assert len(feed_server.hits("/feed.xml")) == 1
+
+
+async def test_permanent_redirect_updates_the_stored_url(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    from newsbote.store.sources import get_state
+
+    feed_server.set("/old.xml", status=301, headers={"Location": "/new.xml"}, conditional=False)
+    feed_server.set("/new.xml", rss(ITEMS))
+    loaded = load(write_config(tmp_path, store_url, [_source(feed_server, "/old.xml")]))
+    await run_once(loaded, store)
+    state = store.call(get_state, "test")
+    assert state is not None and state.url == feed_server.url("/new.xml")
+    await run_once(loaded, store)
+    assert len(feed_server.hits("/old.xml")) == 1
+    assert board_titles(store) == ["Drei"]

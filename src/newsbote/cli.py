@@ -45,6 +45,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+VERBATIM: dict[str, bool] = {"markup": False, "highlight": False, "soft_wrap": True}
 errors = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -430,18 +431,15 @@ async def _preview(loaded: LoadedConfig, name: str, limit: int) -> None:
         verdicts, source=source, config=cfg, renderer=Renderer(loaded.base_dir), feed=feed,
         first_run_done=state.first_run_done if state else False,
     )  # fmt: skip
-    console.print(
-        f"[bold]{feed.title}[/] ({feed.parser}, {len(feed.entries)} entries); newest {len(entries)}:"
-    )
+    console.print(f"[bold]{feed.title}[/] ({feed.parser}, {len(feed.entries)} entries); newest {len(entries)}:")
     for plan in plans:
-        header = f"{plan.verdict.item.title}  [dim]({plan.decision.value}: {plan.reason})[/]"
-        console.rule(header, align="left")
+        console.rule(plan.verdict.item.title or plan.verdict.item.key, align="left")
+        console.print(f"decision: {plan.decision.value}: {plan.reason}", **VERBATIM)
         for message in plan.messages:
-            console.print(Panel(f"[bold]{message.title}[/]\n\n{message.body}",
-                                title=f"→ {message.destination} ({message.markup.value})", title_align="left"),
-                          highlight=False, markup=False)  # fmt: skip
+            console.print(f"\n→ {message.destination} ({message.markup.value})", style="bold", **VERBATIM)
+            console.print(f"title: {message.title}\n{message.body}", **VERBATIM)
         if not plan.messages:
-            console.print("[dim]nothing would be sent for this item[/]")
+            console.print("nothing would be sent for this item", style="dim", **VERBATIM)
 
 
 @app.command("enable")

@@ -25,6 +25,9 @@ def _document(path: Path) -> tomlkit.TOMLDocument:
 
 def _sources(document: tomlkit.TOMLDocument) -> AoT:
     sources = document.get("sources")
+    if sources is not None and not isinstance(sources, AoT) and len(sources) == 0:
+        del document["sources"]  # the last source was removed; tomlkit keeps an empty array
+        sources = None
     if sources is None:
         sources = tomlkit.aot()
         document.append("sources", sources)

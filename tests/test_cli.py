@@ -1,0 +1,102 @@
+"""The command line end to end: init → add → check → run --once → status / why / preview."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newsbote.cli import app
+from tests.servers import FeedServer, rss
+
+runner = CliRunner()
+ITEMS = [("g2", "https://example.org/2", "Zweiter Artikel"), ("g1", "https://example.org/1", "Erster Artikel")]
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def configured(tmp_path: Path, feed_server: FeedServer, store_url: str) -> Path:
+    feed_server.set("/feed.xml", rss(ITEMS, title="Testblog"))
+    path = tmp_path / "newsbote.toml"
+    code, output = invoke("init", "-c", str(path))
+    assert code == 0, output
+    text = path.read_text().replace('store = "sqlite:///newsbote.db"', f'store = "{store_url}"')
+    path.write_text(text)
+    code, output = invoke("add", feed_server.url("/feed.xml"), "-c", str(path), "--name", "blog")
+    assert code == 0, output
+    path.write_text(path.read_text().replace('name = "blog"', 'name = "blog"\nallow_private = true'))
+    return path
+
+
+def test_init_check_run_status_why_preview(configured: Path, feed_server: FeedServer) -> None:
+    code, output = invoke("check", "-c", str(configured))
+    assert code == 0, output
+    assert "source blog: 'Testblog': 2 entries" in output
+
+    code, output = invoke("preview", "blog", "-c", str(configured))
+    assert code == 0, output
+    assert "Zweiter Artikel" in output and "zum Artikel…" in output and "→ board (html)" in output
+    code, output = invoke("status", "-c", str(configured))
+    assert "deliveries: empty" in output
+
+    code, output = invoke("run", "--once", "-c", str(configured))
+    assert code == 0, output
+    assert "polled 1 source(s); ledger: sent 1" in output
+
+    code, output = invoke("status", "-c", str(configured))
+    assert code == 0, output
+    assert "blog" in output and "200" in output and "sent 1" in output
+
+    code, output = invoke("why", "https://www.example.org/2?utm_source=x", "-c", str(configured))
+    assert code == 0, output
+    assert "identified:  by guid 'g2'" in output
+    assert "queued" in output and "board v1 post: sent" in output
+    code, output = invoke("why", "g1", "-c", str(configured))
+    assert "first run of source 'blog'" in output and "none queued" in output
+    code, output = invoke("why", "https://nowhere.example/", "-c", str(configured))
+    assert code == 1 and "no stored item" in output
+
+    code, output = invoke("preview", "blog", "-c", str(configured))
+    assert "unchanged" in output and "nothing would be sent" in output
+
+
+def test_check_reports_a_failing_source(configured: Path, feed_server: FeedServer) -> None:
+    feed_server.set("/feed.xml", status=500, conditional=False)
+    code, output = invoke("check", "-c", str(configured))
+    assert code == 1
+    assert "source blog:" in output and "HTTP 500" in output
+
+
+def test_config_errors_are_readable(tmp_path: Path) -> None:
+    path = tmp_path / "newsbote.toml"
+    path.write_text('language = "de"\n\n[[destinations]]\nname = "board"\nkind = "mastadon"\n')
+    code, output = invoke("check", "-c", str(path))
+    assert code == 2
+    assert f"{path}:5: destinations.kind: unknown destination kind 'mastadon'" in output
+    code, output = invoke("status", "-c", str(tmp_path / "missing.toml"))
+    assert code == 2 and "config file not found" in output and "newsbote init" in output
+
+
+def test_remove_and_opml_round_trip(configured: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sources.opml"
+    code, output = invoke("export-opml", "-c", str(configured), "-o", str(out))
+    assert code == 0, output
+    assert "xmlUrl=" in out.read_text()
+    code, output = invoke("remove", "blog", "-c", str(configured))
+    assert code == 0 and "removed source" in output
+    code, output = invoke("import-opml", str(out), "-c", str(configured))
+    assert code == 0, output
+    assert "imported 1 new source(s)" in output
+    assert "/feed.xml" in configured.read_text()
+
+
+def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "newsbote.toml"
+    assert invoke("init", "-c", str(path))[0] == 0
+    code, output = invoke("init", "-c", str(path))
+    assert code == 2 and "exists already" in output

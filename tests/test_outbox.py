@@ -1,0 +1,135 @@
+"""The delivery ledger: claims with leases, crash recovery, retries, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+import pytest
+from sqlalchemy import Connection, select
+
+from newsbote import outbox
+from newsbote.errors import DeliveryError
+from newsbote.store import Store, open_store
+from newsbote.store.schema import deliveries, items, sources
+from newsbote.types import Receipt
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+
+def seed(connection: Connection, count: int, destination: str = "board") -> None:
+    source_id = connection.execute(
+        sources.insert().values(name="s", config_url="x", url="x", errors=0, first_run_done=True, created_at=NOW)
+    ).inserted_primary_key[0]  # type: ignore[index]
+    item_rows = [
+        {"source_id": source_id, "key": f"k{i}", "key_kind": "guid", "title": f"T{i}", "content_html": "",
+         "summary_html": "", "teaser": "", "categories": "[]", "fingerprint": "f", "version": 1,
+         "decision": "queued", "reason": "", "first_seen_at": NOW, "updated_at": NOW}  # fmt: skip
+        for i in range(count)
+    ]
+    ids = connection.execute(items.insert().returning(items.c.id, sort_by_parameter_order=True), item_rows).scalars()
+    connection.execute(
+        deliveries.insert(),
+        [
+            {"item_id": item_id, "destination": destination, "dedupe_key": f"d{item_id}", "version": 1,
+             "action": "post", "state": "pending", "attempts": 0, "next_attempt_at": NOW, "title": "t",
+             "body": "b", "markup": "html", "created_at": NOW, "updated_at": NOW}  # fmt: skip
+            for item_id in ids
+        ],
+    )
+
+
+def states(store: Store) -> list[str]:
+    return store.call(lambda c: [r.state for r in c.execute(select(deliveries).order_by(deliveries.c.id))])
+
+
+def test_claim_leases_rows_and_a_second_claim_gets_none(store: Store) -> None:
+    store.call(seed, 3)
+    first = store.call(lambda c: outbox.claim(c, now=NOW, destinations=["board"], limit=10))
+    second = store.call(lambda c: outbox.claim(c, now=NOW, destinations=["board"], limit=10))
+    assert [d.attempts for d in first] == [1, 1, 1]
+    assert second == []
+    assert states(store) == ["sending"] * 3
+
+
+def test_expired_lease_returns_to_pending_for_idempotent_and_unknown_otherwise(store: Store) -> None:
+    store.call(seed, 1, "board")
+    store.call(lambda c: outbox.claim(c, now=NOW, destinations=["board"], lease=60))
+    later = NOW + timedelta(seconds=61)
+    assert store.call(lambda c: outbox.reap(c, now=later, idempotent=["board"])) == (1, 0)
+    assert states(store) == ["pending"]
+    store.call(lambda c: outbox.claim(c, now=later, destinations=["board"], lease=60))
+    assert store.call(lambda c: outbox.reap(c, now=later + timedelta(seconds=61), idempotent=[])) == (0, 1)
+    assert states(store) == ["unknown"]
+
+
+def test_finish_records_sent_failed_with_backoff_and_dead(store: Store) -> None:
+    store.call(seed, 3)
+    claimed = store.call(lambda c: outbox.claim(c, now=NOW, destinations=["board"]))
+    outcomes = [
+        outbox.Outcome(claimed[0], receipt=Receipt("42", "https://board/t/42")),
+        outbox.Outcome(claimed[1], error=DeliveryError("board", "HTTP 503", retry_after=600)),
+        outbox.Outcome(claimed[2], error=DeliveryError("board", "HTTP 403", permanent=True)),
+    ]
+    store.call(lambda c: outbox.finish(c, outcomes, now=NOW, rng=random.Random(1)))
+    rows = store.call(lambda c: list(c.execute(select(deliveries).order_by(deliveries.c.id))))
+    assert [r.state for r in rows] == ["sent", "failed", "dead"]
+    assert rows[0].remote_id == "42" and rows[0].remote_url == "https://board/t/42"
+    assert rows[1].next_attempt_at >= NOW + timedelta(seconds=600)
+    assert "HTTP 403" in rows[2].last_error
+    assert store.call(lambda c: outbox.claim(c, now=NOW, destinations=["board"])) == []
+    retried = store.call(lambda c: outbox.claim(c, now=NOW + timedelta(hours=1), destinations=["board"]))
+    assert [d.id for d in retried] == [rows[1].id]
+
+
+def test_too_many_attempts_make_a_row_dead(store: Store) -> None:
+    store.call(seed, 1)
+    for attempt in range(3):
+        claimed = store.call(lambda c: outbox.claim(c, now=NOW + timedelta(days=attempt), destinations=["board"]))
+        error = outbox.Outcome(claimed[0], error=DeliveryError("board", "timeout"))
+        store.call(lambda c, e=error, a=attempt: outbox.finish(c, [e], now=NOW + timedelta(days=a), max_attempts=3))
+    assert states(store) == ["dead"]
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
+    rng = random.Random(7)
+    delays = [outbox.backoff(n, rng=rng) for n in range(1, 8)]
+    assert all(15 <= d for d in delays) and delays[-1] > delays[0]
+    assert outbox.backoff(1, retry_after=3600, rng=rng) >= 3600
+    assert outbox.backoff(50, rng=rng) <= outbox.RETRY_CAP
+
+
+def test_concurrent_claims_on_postgresql_never_share_a_row(postgres_admin: str) -> None:
+    from tests.conftest import fresh_postgres
+
+    generator = fresh_postgres(postgres_admin)
+    url = next(generator)
+    store = open_store(url)
+    try:
+        store.call(seed, 600)
+        claimed: list[int] = []
+        lock = threading.Lock()
+
+        def worker() -> None:
+            own = open_store(url, migrate_schema=False)
+            try:
+                while True:
+                    batch = own.call(lambda c: outbox.claim(c, now=NOW, destinations=["board"], limit=7))
+                    if not batch:
+                        return
+                    with lock:
+                        claimed.extend(d.id for d in batch)
+            finally:
+                own.close()
+
+        threads = [threading.Thread(target=worker) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(claimed) == 600
+        assert len(set(claimed)) == 600
+    finally:
+        store.close()
+        with pytest.raises(StopIteration):
+            next(generator)
