@@ -46,7 +46,9 @@ def postgres_admin() -> str:
     problem = _postgres_available()
     if problem:
         if REQUIRE_POSTGRES:
-            pytest.fail(f"PostgreSQL is required (NEWSBOTE_REQUIRE_POSTGRES=1) but unreachable: {problem}")
+            pytest.fail(
+                f"PostgreSQL is required (NEWSBOTE_REQUIRE_POSTGRES=1) but unreachable: {problem}"
+            )
         pytest.skip(f"no PostgreSQL at {POSTGRES}: {problem}")
     return POSTGRES
 

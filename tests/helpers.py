@@ -56,12 +56,16 @@ async def run_once(loaded: LoadedConfig, store: Store, *, force: bool = True) ->
 def board_titles(store: Store) -> list[str]:
     """Thread titles on the board, oldest first."""
     return store.call(
-        lambda c: [row.thread_title for row in c.execute(select(board_posts).order_by(board_posts.c.id))]
+        lambda c: [
+            row.thread_title for row in c.execute(select(board_posts).order_by(board_posts.c.id))
+        ]
     )
 
 
 def board_count(store: Store) -> int:
-    return store.call(lambda c: c.execute(select(func.count()).select_from(board_posts)).scalar_one())
+    return int(
+        store.call(lambda c: c.execute(select(func.count()).select_from(board_posts)).scalar_one())
+    )
 
 
 def load(path: Path) -> LoadedConfig:

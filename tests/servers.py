@@ -57,9 +57,7 @@ class FeedServer:
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         self._loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])
         self._ready.set()
         self._loop.run_forever()
 
@@ -97,7 +95,7 @@ class FeedServer:
             await asyncio.sleep(route.delay)
         headers = dict(route.headers)
         if route.status == 200 and route.conditional:
-            etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'  # noqa: S324
+            etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
             headers.update({"ETag": etag, "Last-Modified": route.last_modified})
             if request.headers.get("If-None-Match") == etag:
                 return web.Response(status=304, headers=headers)

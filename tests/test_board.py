@@ -26,10 +26,28 @@ def feed(items: int) -> str:
     return f'<rss version="2.0"><channel><title>Blog</title><link>https://example.org/</link>{entries}</channel></rss>'
 
 
-async def _board(feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path, items: int, **kw: str) -> TestClient:
+async def _board(
+    feed_server: FeedServer,
+    store: Store,
+    store_url: str,
+    tmp_path: Path,
+    items: int,
+    language: str = "de",
+) -> TestClient:
     feed_server.set("/f.xml", feed(items))
-    path = write_config(tmp_path, store_url, [{"name": "blog", "url": feed_server.url("/f.xml"),
-                        "allow_private": True, "first_run": "all"}], **kw)  # fmt: skip
+    path = write_config(
+        tmp_path,
+        store_url,
+        [
+            {
+                "name": "blog",
+                "url": feed_server.url("/f.xml"),
+                "allow_private": True,
+                "first_run": "all",
+            }
+        ],
+        language=language,
+    )
     loaded = load(path)
     await run_once(loaded, store)
     return TestClient(create_app(loaded.config, store))
@@ -71,14 +89,18 @@ async def test_board_is_newest_first_and_paginated(
     assert client.get("/t/999").status_code == 404
 
 
-async def test_english_board(feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path) -> None:
+async def test_english_board(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
     client = await _board(feed_server, store, store_url, tmp_path, 1, language="en")
     page = client.get("/t/1").text
     assert ">Read the article…</a>" in page and "posted on" in page
     assert '<html lang="en">' in page
 
 
-async def test_health_and_metrics(feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path) -> None:
+async def test_health_and_metrics(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
     client = await _board(feed_server, store, store_url, tmp_path, 1)
     assert client.get("/healthz").json()["status"] == "ok"
     assert "newsbote_polls_total" in client.get("/metrics").text

@@ -11,7 +11,10 @@ from newsbote.cli import app
 from tests.servers import FeedServer, rss
 
 runner = CliRunner()
-ITEMS = [("g2", "https://example.org/2", "Zweiter Artikel"), ("g1", "https://example.org/1", "Erster Artikel")]
+ITEMS = [
+    ("g2", "https://example.org/2", "Zweiter Artikel"),
+    ("g1", "https://example.org/1", "Erster Artikel"),
+]
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -29,7 +32,9 @@ def configured(tmp_path: Path, feed_server: FeedServer, store_url: str) -> Path:
     path.write_text(text)
     code, output = invoke("add", feed_server.url("/feed.xml"), "-c", str(path), "--name", "blog")
     assert code == 0, output
-    path.write_text(path.read_text().replace('name = "blog"', 'name = "blog"\nallow_private = true'))
+    path.write_text(
+        path.read_text().replace('name = "blog"', 'name = "blog"\nallow_private = true')
+    )
     return path
 
 

@@ -44,7 +44,9 @@ def error_for(tmp_path: Path, text: str) -> ConfigError:
 
 
 def test_the_initial_config_is_valid(tmp_path: Path) -> None:
-    loaded = load_config(write(tmp_path, initial_config("de", [("heise", "https://www.heise.de/rss/heise.rdf")])))
+    loaded = load_config(
+        write(tmp_path, initial_config("de", [("heise", "https://www.heise.de/rss/heise.rdf")]))
+    )
     assert loaded.config.bot.name == "News-Bote"
     assert loaded.config.bot.title == "Ich bring die Post"
     assert loaded.config.sources[0].interval == 900
@@ -85,7 +87,9 @@ def test_duplicate_names_and_broken_toml(tmp_path: Path) -> None:
 
 
 def test_first_run_values(tmp_path: Path) -> None:
-    loaded = load_config(write(tmp_path, VALID.replace('interval = "30m"', 'first_run = "since:2026-01-31"')))
+    loaded = load_config(
+        write(tmp_path, VALID.replace('interval = "30m"', 'first_run = "since:2026-01-31"'))
+    )
     assert str(loaded.config.sources[1].first_run.since) == "2026-01-31"
     error = error_for(tmp_path, VALID.replace('interval = "30m"', 'first_run = "latest"'))
     assert "since:YYYY-MM-DD" in str(error)
@@ -105,7 +109,9 @@ def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> 
 
 
 def test_add_and_remove_keep_comments(tmp_path: Path) -> None:
-    path = write(tmp_path, "# Mein Kommentar\n" + VALID.replace('name = "golem"', 'name = "golem"  # bleibt'))
+    path = write(
+        tmp_path, "# Mein Kommentar\n" + VALID.replace('name = "golem"', 'name = "golem"  # bleibt')
+    )
     name = add_source(path, "https://www.example.org/feed.xml", interval="1h")
     assert name == "example.org"
     text = path.read_text()

@@ -8,9 +8,8 @@ import pytest
 from newsbote import USER_AGENT
 from newsbote.config import ServiceConfig
 from newsbote.errors import BlockedAddressError, FetchError
-from newsbote.fetch import Fetcher
+from newsbote.fetch import Fetcher, guard
 from newsbote.fetch import client as fetch_client
-from newsbote.fetch import guard
 from tests.servers import FeedServer, rss
 
 SERVICE = ServiceConfig(timeout=2, max_bytes=200_000)
@@ -21,7 +20,10 @@ async def test_conditional_request_answers_304_with_validators(feed_server: Feed
     async with Fetcher(SERVICE) as fetcher:
         first = await fetcher.fetch(feed_server.url("/f.xml"), allow_private=True)
         second = await fetcher.fetch(
-            feed_server.url("/f.xml"), etag=first.etag, last_modified=first.last_modified, allow_private=True
+            feed_server.url("/f.xml"),
+            etag=first.etag,
+            last_modified=first.last_modified,
+            allow_private=True,
         )
     assert first.status == 200 and first.etag
     assert second.not_modified
@@ -31,7 +33,9 @@ async def test_conditional_request_answers_304_with_validators(feed_server: Feed
     assert request.headers["User-Agent"] == USER_AGENT
 
 
-async def test_permanent_redirect_reports_the_new_url_and_temporary_does_not(feed_server: FeedServer) -> None:
+async def test_permanent_redirect_reports_the_new_url_and_temporary_does_not(
+    feed_server: FeedServer,
+) -> None:
     feed_server.set("/new.xml", rss([]))
     feed_server.set("/old.xml", status=301, headers={"Location": "/new.xml"}, conditional=False)
     feed_server.set("/tmp.xml", status=302, headers={"Location": "/new.xml"}, conditional=False)
@@ -56,7 +60,9 @@ async def test_410_is_permanent_and_5xx_carries_retry_after(feed_server: FeedSer
     assert "/busy.xml" in str(busy.value)
 
 
-async def test_slow_response_times_out_and_oversized_body_is_refused(feed_server: FeedServer) -> None:
+async def test_slow_response_times_out_and_oversized_body_is_refused(
+    feed_server: FeedServer,
+) -> None:
     feed_server.set("/slow.xml", rss([]), delay=3)
     feed_server.set("/big.xml", b"x" * 300_000)
     feed_server.set("/bomb.xml", b"<rss>" + b" " * 5_000_000 + b"</rss>", gzip=True)
@@ -106,7 +112,9 @@ async def test_host_names_resolving_to_loopback_are_refused(feed_server: FeedSer
     assert not feed_server.hits("/f.xml")
 
 
-@pytest.mark.parametrize("target", ["http://10.0.0.1/x", "http://169.254.169.254/", "http://[::1]/x"])
+@pytest.mark.parametrize(
+    "target", ["http://10.0.0.1/x", "http://169.254.169.254/", "http://[::1]/x"]
+)
 async def test_redirects_to_private_addresses_are_refused(
     feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
@@ -124,8 +132,19 @@ async def test_redirects_to_private_addresses_are_refused(
 def test_public_address_classification() -> None:
     assert guard.is_public_address("93.184.215.14")
     assert guard.is_public_address("2606:4700::1111")
-    for address in ("127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "::1",
-                    "fe80::1", "fc00::1", "100.64.0.1", "::ffff:10.0.0.1", "ff02::1"):  # fmt: skip
+    for address in (
+        "127.0.0.1",
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "100.64.0.1",
+        "::ffff:10.0.0.1",
+        "ff02::1",
+    ):
         assert not guard.is_public_address(address), address
 
 

@@ -10,9 +10,17 @@ from newsbote.identify import Known, canonical_url, fingerprint, identify, item_
 from newsbote.types import Entry, KeyKind, Outcome
 
 
-def entry(guid: str | None = None, link: str | None = None, title: str = "T", body: str = "<p>x</p>") -> Entry:
-    return Entry(guid=guid, link=link, title=title, content_html=body, summary_html=body,
-                 published=datetime(2026, 1, 2, tzinfo=UTC))  # fmt: skip
+def entry(
+    guid: str | None = None, link: str | None = None, title: str = "T", body: str = "<p>x</p>"
+) -> Entry:
+    return Entry(
+        guid=guid,
+        link=link,
+        title=title,
+        content_html=body,
+        summary_html=body,
+        published=datetime(2026, 1, 2, tzinfo=UTC),
+    )
 
 
 @pytest.mark.parametrize(
@@ -32,7 +40,10 @@ def test_canonical_url(url: str, canonical: str) -> None:
 
 def test_key_prefers_guid_then_link_then_hash() -> None:
     assert item_key(entry(guid="g", link="https://e.org/1")) == ("g", KeyKind.GUID)
-    assert item_key(entry(link="http://www.e.org/1?utm_medium=rss")) == ("https://e.org/1", KeyKind.LINK)
+    assert item_key(entry(link="http://www.e.org/1?utm_medium=rss")) == (
+        "https://e.org/1",
+        KeyKind.LINK,
+    )
     key, kind = item_key(entry())
     assert kind is KeyKind.HASH and key.startswith("hash:")
     assert item_key(entry()) == item_key(entry())
@@ -40,8 +51,12 @@ def test_key_prefers_guid_then_link_then_hash() -> None:
 
 
 def test_fingerprint_ignores_markup_but_not_text() -> None:
-    assert fingerprint(entry(body="<p>Hallo  Welt</p>")) == fingerprint(entry(body="<div>Hallo Welt</div>"))
-    assert fingerprint(entry(body="<p>Hallo Welt</p>")) != fingerprint(entry(body="<p>Hallo Welt!</p>"))
+    assert fingerprint(entry(body="<p>Hallo  Welt</p>")) == fingerprint(
+        entry(body="<div>Hallo Welt</div>")
+    )
+    assert fingerprint(entry(body="<p>Hallo Welt</p>")) != fingerprint(
+        entry(body="<p>Hallo Welt!</p>")
+    )
 
 
 def test_verdicts_new_unchanged_changed_renamed() -> None:
@@ -53,8 +68,11 @@ def test_verdicts_new_unchanged_changed_renamed() -> None:
     )
     again = identify(
         "s",
-        [entry("a", "https://e.org/a"), entry("b", "https://e.org/b", body="<p>neu</p>"),
-         entry("c", "http://www.e.org/a?utm_source=feed")],  # fmt: skip
+        [
+            entry("a", "https://e.org/a"),
+            entry("b", "https://e.org/b", body="<p>neu</p>"),
+            entry("c", "http://www.e.org/a?utm_source=feed"),
+        ],
         known,
     )
     assert [v.outcome for v in again] == [Outcome.UNCHANGED, Outcome.CHANGED, Outcome.RENAMED]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import Connection, select
 
@@ -19,28 +20,59 @@ NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 
 def seed(connection: Connection, count: int, destination: str = "board") -> None:
     source_id = connection.execute(
-        sources.insert().values(name="s", config_url="x", url="x", errors=0, first_run_done=True, created_at=NOW)
+        sources.insert().values(
+            name="s", config_url="x", url="x", errors=0, first_run_done=True, created_at=NOW
+        )
     ).inserted_primary_key[0]  # type: ignore[index]
     item_rows = [
-        {"source_id": source_id, "key": f"k{i}", "key_kind": "guid", "title": f"T{i}", "content_html": "",
-         "summary_html": "", "teaser": "", "categories": "[]", "fingerprint": "f", "version": 1,
-         "decision": "queued", "reason": "", "first_seen_at": NOW, "updated_at": NOW}  # fmt: skip
+        {
+            "source_id": source_id,
+            "key": f"k{i}",
+            "key_kind": "guid",
+            "title": f"T{i}",
+            "content_html": "",
+            "summary_html": "",
+            "teaser": "",
+            "categories": "[]",
+            "fingerprint": "f",
+            "version": 1,
+            "decision": "queued",
+            "reason": "",
+            "first_seen_at": NOW,
+            "updated_at": NOW,
+        }
         for i in range(count)
     ]
-    ids = connection.execute(items.insert().returning(items.c.id, sort_by_parameter_order=True), item_rows).scalars()
+    ids = connection.execute(
+        items.insert().returning(items.c.id, sort_by_parameter_order=True), item_rows
+    ).scalars()
     connection.execute(
         deliveries.insert(),
         [
-            {"item_id": item_id, "destination": destination, "dedupe_key": f"d{item_id}", "version": 1,
-             "action": "post", "state": "pending", "attempts": 0, "next_attempt_at": NOW, "title": "t",
-             "body": "b", "markup": "html", "created_at": NOW, "updated_at": NOW}  # fmt: skip
+            {
+                "item_id": item_id,
+                "destination": destination,
+                "dedupe_key": f"d{item_id}",
+                "version": 1,
+                "action": "post",
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": NOW,
+                "title": "t",
+                "body": "b",
+                "markup": "html",
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
             for item_id in ids
         ],
     )
 
 
 def states(store: Store) -> list[str]:
-    return store.call(lambda c: [r.state for r in c.execute(select(deliveries).order_by(deliveries.c.id))])
+    return store.call(
+        lambda c: [r.state for r in c.execute(select(deliveries).order_by(deliveries.c.id))]
+    )
 
 
 def test_claim_leases_rows_and_a_second_claim_gets_none(store: Store) -> None:
@@ -52,14 +84,18 @@ def test_claim_leases_rows_and_a_second_claim_gets_none(store: Store) -> None:
     assert states(store) == ["sending"] * 3
 
 
-def test_expired_lease_returns_to_pending_for_idempotent_and_unknown_otherwise(store: Store) -> None:
+def test_expired_lease_returns_to_pending_for_idempotent_and_unknown_otherwise(
+    store: Store,
+) -> None:
     store.call(seed, 1, "board")
     store.call(lambda c: outbox.claim(c, now=NOW, destinations=["board"], lease=60))
     later = NOW + timedelta(seconds=61)
     assert store.call(lambda c: outbox.reap(c, now=later, idempotent=["board"])) == (1, 0)
     assert states(store) == ["pending"]
     store.call(lambda c: outbox.claim(c, now=later, destinations=["board"], lease=60))
-    assert store.call(lambda c: outbox.reap(c, now=later + timedelta(seconds=61), idempotent=[])) == (0, 1)
+    assert store.call(
+        lambda c: outbox.reap(c, now=later + timedelta(seconds=61), idempotent=[])
+    ) == (0, 1)
     assert states(store) == ["unknown"]
 
 
@@ -78,23 +114,26 @@ def test_finish_records_sent_failed_with_backoff_and_dead(store: Store) -> None:
     assert rows[1].next_attempt_at >= NOW + timedelta(seconds=600)
     assert "HTTP 403" in rows[2].last_error
     assert store.call(lambda c: outbox.claim(c, now=NOW, destinations=["board"])) == []
-    retried = store.call(lambda c: outbox.claim(c, now=NOW + timedelta(hours=1), destinations=["board"]))
+    retried = store.call(
+        lambda c: outbox.claim(c, now=NOW + timedelta(hours=1), destinations=["board"])
+    )
     assert [d.id for d in retried] == [rows[1].id]
 
 
 def test_too_many_attempts_make_a_row_dead(store: Store) -> None:
     store.call(seed, 1)
     for attempt in range(3):
-        claimed = store.call(lambda c: outbox.claim(c, now=NOW + timedelta(days=attempt), destinations=["board"]))
+        when = NOW + timedelta(days=attempt)
+        claimed = store.call(outbox.claim, now=when, destinations=["board"])
         error = outbox.Outcome(claimed[0], error=DeliveryError("board", "timeout"))
-        store.call(lambda c, e=error, a=attempt: outbox.finish(c, [e], now=NOW + timedelta(days=a), max_attempts=3))
+        store.call(outbox.finish, [error], now=when, max_attempts=3)
     assert states(store) == ["dead"]
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
     rng = random.Random(7)
     delays = [outbox.backoff(n, rng=rng) for n in range(1, 8)]
-    assert all(15 <= d for d in delays) and delays[-1] > delays[0]
+    assert all(d >= 15 for d in delays) and delays[-1] > delays[0]
     assert outbox.backoff(1, retry_after=3600, rng=rng) >= 3600
     assert outbox.backoff(50, rng=rng) <= outbox.RETRY_CAP
 
@@ -114,7 +153,9 @@ def test_concurrent_claims_on_postgresql_never_share_a_row(postgres_admin: str) 
             own = open_store(url, migrate_schema=False)
             try:
                 while True:
-                    batch = own.call(lambda c: outbox.claim(c, now=NOW, destinations=["board"], limit=7))
+                    batch = own.call(
+                        lambda c: outbox.claim(c, now=NOW, destinations=["board"], limit=7)
+                    )
                     if not batch:
                         return
                     with lock:

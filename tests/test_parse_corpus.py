@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -43,9 +42,11 @@ def test_corpus_document_parses_or_fails_clearly(row: dict[str, str]) -> None:
         feed = parse_feed(path.read_bytes(), str(path))
     except ParseError as exc:
         assert str(path) in str(exc)
-        assert row["format"] in {"html", "json-invalid", "json-rss-in-json"} or row["format"].startswith(
-            "xml-other"
-        ) or row["kind"] == "synthetic", f"a real feed failed: {exc}"
+        assert (
+            row["format"] in {"html", "json-invalid", "json-rss-in-json"}
+            or row["format"].startswith("xml-other")
+            or row["kind"] == "synthetic"
+        ), f"a real feed failed: {exc}"
         return
     assert isinstance(feed, ParsedFeed)
     for entry in feed.entries:
@@ -68,7 +69,10 @@ def test_heise_atom_in_german() -> None:
     assert feed.title == "heise developer neueste Meldungen"
     first = feed.entries[0]
     assert first.title == "Java-Anwendungsserver: Red Hat gibt WildFly 10 frei"
-    assert first.link == "http://www.heise.de/developer/meldung/Java-Anwendungsserver-Red-Hat-gibt-WildFly-10-frei-3088438.html?wt_mc=rss.developer.beitrag.atom"
+    assert (
+        first.link
+        == "http://www.heise.de/developer/meldung/Java-Anwendungsserver-Red-Hat-gibt-WildFly-10-frei-3088438.html?wt_mc=rss.developer.beitrag.atom"
+    )
     assert first.published == datetime(2016, 2, 1, 16, 22, tzinfo=UTC)
     assert "verfügbare" in first.content_html
 
@@ -137,5 +141,5 @@ def test_relative_links_are_resolved_against_xml_base() -> None:
 
 def test_truncated_json_names_the_source() -> None:
     path = CORPUS / "feeds/rsparser/allthis-partial.json"
-    with pytest.raises(ParseError, match="allthis-partial.json.*invalid JSON"):
+    with pytest.raises(ParseError, match=r"allthis-partial\.json.*invalid JSON"):
         parse_feed(path.read_bytes(), str(path))

@@ -49,11 +49,25 @@ async def test_first_run_none_and_number_and_since(
             tmp_path,
             store_url,
             [
-                {"name": "none", "url": feed_server.url("/none.xml"), "allow_private": True, "first_run": "none"},
-                {"name": "two", "url": feed_server.url("/two.xml"), "allow_private": True, "first_run": 2},
-                {"name": "since", "url": feed_server.url("/since.xml"), "allow_private": True,
-                 "first_run": "since:2024-06-01"},
-            ],  # fmt: skip
+                {
+                    "name": "none",
+                    "url": feed_server.url("/none.xml"),
+                    "allow_private": True,
+                    "first_run": "none",
+                },
+                {
+                    "name": "two",
+                    "url": feed_server.url("/two.xml"),
+                    "allow_private": True,
+                    "first_run": 2,
+                },
+                {
+                    "name": "since",
+                    "url": feed_server.url("/since.xml"),
+                    "allow_private": True,
+                    "first_run": "since:2024-06-01",
+                },
+            ],
         )
     )
     await run_once(loaded, store)
@@ -99,7 +113,9 @@ async def test_same_article_from_two_sources_posts_once(
     feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
 ) -> None:
     feed_server.set("/a.xml", rss([("a-1", "https://example.org/story", "Die Geschichte")]))
-    feed_server.set("/b.xml", rss([("b-1", "http://example.org/story?utm_campaign=x", "Die Geschichte (B)")]))
+    feed_server.set(
+        "/b.xml", rss([("b-1", "http://example.org/story?utm_campaign=x", "Die Geschichte (B)")])
+    )
     loaded = load(
         write_config(
             tmp_path,
@@ -112,7 +128,11 @@ async def test_same_article_from_two_sources_posts_once(
     )
     await run_once(loaded, store)
     assert board_count(store) == 1
-    duplicate = [e for e in store.call(explain, "https://example.org/story") if e.item.decision == "duplicate"]
+    duplicate = [
+        e
+        for e in store.call(explain, "https://example.org/story")
+        if e.item.decision == "duplicate"
+    ]
     assert len(duplicate) == 1
     assert "already there" in duplicate[0].events[0].message
 
@@ -172,8 +192,15 @@ async def test_changed_article_is_not_reposted_under_update_ignore(
 async def test_keyword_filters_route_only_matching_items(
     feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
 ) -> None:
-    feed_server.set("/feed.xml", rss([("x", "https://e.org/x", "Linux-Kernel erschienen"),
-                                      ("y", "https://e.org/y", "Kochrezepte")]))  # fmt: skip
+    feed_server.set(
+        "/feed.xml",
+        rss(
+            [
+                ("x", "https://e.org/x", "Linux-Kernel erschienen"),
+                ("y", "https://e.org/y", "Kochrezepte"),
+            ]
+        ),
+    )
     loaded = load(
         write_config(
             tmp_path,

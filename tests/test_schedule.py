@@ -37,6 +37,9 @@ def test_errors_back_off_exponentially_to_the_maximum() -> None:
 def test_jitter_stays_within_its_fraction() -> None:
     service = ServiceConfig(jitter=0.1)
     rng = random.Random(1)
-    values = [(next_check(NOW, interval=1000, service=service, rng=rng) - NOW).total_seconds() for _ in range(200)]
+    values = [
+        (next_check(NOW, interval=1000, service=service, rng=rng) - NOW).total_seconds()
+        for _ in range(200)
+    ]
     assert min(values) >= 900 and max(values) <= 1100
     assert len(set(values)) > 100

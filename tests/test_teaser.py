@@ -26,7 +26,10 @@ def test_english_abbreviations_and_numbers() -> None:
         "Then a long sentence follows that will certainly not fit into the limit we choose here.</p>"
     )
     teaser = make_teaser(text, limit=90)
-    assert teaser == "Mr. Smith paid $3.50 for it, i.e. almost nothing. It was No. 1 in the U.S. charts."
+    assert (
+        teaser
+        == "Mr. Smith paid $3.50 for it, i.e. almost nothing. It was No. 1 in the U.S. charts."
+    )
 
 
 def test_no_boundary_cuts_at_a_word_and_marks_the_cut() -> None:

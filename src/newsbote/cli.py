@@ -27,6 +27,7 @@ from newsbote.config import (
 )
 from newsbote.errors import NewsboteError
 from newsbote.fetch import Fetcher
+from newsbote.identify import canonical_url, identify, item_key
 from newsbote.opml import read_opml, write_opml
 from newsbote.parse import parse_feed
 from newsbote.pipeline import plan_items
@@ -35,7 +36,6 @@ from newsbote.store import Store, open_store
 from newsbote.store.items import load_known
 from newsbote.store.queries import explain, item_counts, source_rows
 from newsbote.store.sources import enable, get_state
-from newsbote.identify import canonical_url, identify, item_key
 from newsbote.worker import Service, build_destinations
 
 app = typer.Typer(
@@ -45,7 +45,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-VERBATIM: dict[str, bool] = {"markup": False, "highlight": False, "soft_wrap": True}
 errors = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -133,8 +132,10 @@ def check(
     """Validate the config, templates and destinations, and test-fetch every source."""
     loaded = _load(config)
     cfg = loaded.config
-    console.print(f"[green]✓[/] config {loaded.path}: {len(cfg.sources)} sources, "
-                  f"{len(cfg.destinations)} destinations, {len(cfg.routes)} routes")  # fmt: skip
+    console.print(
+        f"[green]✓[/] config {loaded.path}: {len(cfg.sources)} sources, "
+        f"{len(cfg.destinations)} destinations, {len(cfg.routes)} routes"
+    )
     renderer = Renderer(loaded.base_dir)
     problems = 0
     for route in cfg.routes:
@@ -169,9 +170,13 @@ async def _check_sources(loaded: LoadedConfig) -> int:
     results: list[tuple[str, str]] = []
     async with Fetcher(cfg.service) as fetcher:
         with Progress(
-            TextColumn("fetching sources"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True,
-        ) as progress:  # fmt: skip
+            TextColumn("fetching sources"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
             task = progress.add_task("fetch", total=len(cfg.sources))
 
             async def one(source_name: str) -> None:
@@ -330,7 +335,7 @@ def status(config: ConfigOption = None) -> None:
         table.add_column(column)
     for row in rows:
         problem = (
-            row.disabled_reason and f"disabled: {row.disabled_reason}" or row.last_error
+            (row.disabled_reason and f"disabled: {row.disabled_reason}") or row.last_error
             if row.errors
             else ""
         )
@@ -340,9 +345,14 @@ def status(config: ConfigOption = None) -> None:
         if row.url != row.config_url:
             name += f"\n→ {row.url}"
         table.add_row(
-            name, str(counts.get(row.id, 0)), _when(row.fetched_at), str(row.http_status or "–"),
-            _when(row.next_check_at), str(row.errors), problem or "",
-        )  # fmt: skip
+            name,
+            str(counts.get(row.id, 0)),
+            _when(row.fetched_at),
+            str(row.http_status or "–"),
+            _when(row.next_check_at),
+            str(row.errors),
+            problem or "",
+        )
     console.print(table)
     console.print(f"deliveries: {_counts(ledger)}")
 
@@ -357,8 +367,10 @@ def why(query: str, config: ConfigOption = None) -> None:
     finally:
         store.close()
     if not found:
-        errors.print(f"no stored item has the key, link or id {query!r} "
-                     f"(canonical form: {canonical_url(query)})")  # fmt: skip
+        errors.print(
+            f"no stored item has the key, link or id {query!r} "
+            f"(canonical form: {canonical_url(query)})"
+        )
         raise typer.Exit(1)
     for explanation in found:
         item = explanation.item
@@ -421,25 +433,61 @@ async def _preview(loaded: LoadedConfig, name: str, limit: int) -> None:
         )
     feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type)
     entries = feed.entries[:limit]
-    known = store.call(load_known, state.id, [item_key(e)[0] for e in entries],
-                       [u for e in entries if (u := canonical_url(e.link))]) if state else None  # fmt: skip
+    known = (
+        store.call(
+            load_known,
+            state.id,
+            [item_key(e)[0] for e in entries],
+            [u for e in entries if (u := canonical_url(e.link))],
+        )
+        if state
+        else None
+    )
     store.close()
     from newsbote.identify import Known
 
     verdicts = identify(name, entries, known or Known())
     plans = plan_items(
-        verdicts, source=source, config=cfg, renderer=Renderer(loaded.base_dir), feed=feed,
+        verdicts,
+        source=source,
+        config=cfg,
+        renderer=Renderer(loaded.base_dir),
+        feed=feed,
         first_run_done=state.first_run_done if state else False,
-    )  # fmt: skip
-    console.print(f"[bold]{feed.title}[/] ({feed.parser}, {len(feed.entries)} entries); newest {len(entries)}:")
+    )
+    console.print(
+        f"[bold]{feed.title}[/] ({feed.parser}, {len(feed.entries)} entries); newest {len(entries)}:"
+    )
     for plan in plans:
         console.rule(plan.verdict.item.title or plan.verdict.item.key, align="left")
-        console.print(f"decision: {plan.decision.value}: {plan.reason}", **VERBATIM)
+        console.print(
+            f"decision: {plan.decision.value}: {plan.reason}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         for message in plan.messages:
-            console.print(f"\n→ {message.destination} ({message.markup.value})", style="bold", **VERBATIM)
-            console.print(f"title: {message.title}\n{message.body}", **VERBATIM)
+            console.print(
+                f"\n→ {message.destination} ({message.markup.value})",
+                style="bold",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            console.print(
+                f"title: {message.title}\n{message.body}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         if not plan.messages:
-            console.print("nothing would be sent for this item", style="dim", **VERBATIM)
+            console.print(
+                "nothing would be sent for this item",
+                style="dim",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 @app.command("enable")

@@ -217,7 +217,7 @@ def counts(connection: Connection) -> dict[str, int]:
     rows = connection.execute(
         select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
     ).all()
-    return {state: count for state, count in rows}
+    return dict(rows)
 
 
 def receipt_of_post(connection: Connection, item_id: int, destination: str) -> Receipt | None:

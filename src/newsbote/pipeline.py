@@ -106,8 +106,13 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
     )
     log.info(
         "poll source=%s status=%s entries=%d new=%d changed=%d queued=%d",
-        source.name, fetched.status, len(feed.entries), recorded.new_items, recorded.changed_items, recorded.queued,
-    )  # fmt: skip
+        source.name,
+        fetched.status,
+        len(feed.entries),
+        recorded.new_items,
+        recorded.changed_items,
+        recorded.queued,
+    )
     return PollReport(source.name, "ok", fetched.status, len(feed.entries), recorded)
 
 

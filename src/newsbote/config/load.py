@@ -17,7 +17,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from newsbote.config.locate import locate
-from newsbote.config.schema import Config, DestinationConfig
+from newsbote.config.schema import (
+    BotConfig,
+    Config,
+    DestinationConfig,
+    ServiceConfig,
+    WebConfig,
+)
 from newsbote.errors import ConfigError
 
 DEFAULT_PATH = "newsbote.toml"
@@ -81,14 +87,8 @@ def _apply_environment(raw: dict[str, Any]) -> None:
         value = os.environ.get(f"{ENV_PREFIX}{top.upper()}")
         if value:
             raw[top] = value
-    for section, model in (
-        ("bot", "BotConfig"),
-        ("web", "WebConfig"),
-        ("service", "ServiceConfig"),
-    ):
-        fields = Config.model_fields[section].annotation
-        assert fields is not None, model
-        for key in fields.model_fields:  # type: ignore[union-attr]
+    for section, model in (("bot", BotConfig), ("web", WebConfig), ("service", ServiceConfig)):
+        for key in model.model_fields:
             value = os.environ.get(f"{ENV_PREFIX}{section.upper()}_{key.upper()}")
             if value is not None:
                 raw.setdefault(section, {})[key] = value
@@ -176,12 +176,15 @@ def _check_references(config: Config, text: str, file: Path) -> dict[str, BaseMo
             hint=hint,
         )
 
-    for table, entries in (("sources", config.sources), ("destinations", config.destinations)):
+    for table, names in (
+        ("sources", [s.name for s in config.sources]),
+        ("destinations", [d.name for d in config.destinations]),
+    ):
         seen: set[str] = set()
-        for index, entry in enumerate(entries):
-            if entry.name in seen:
-                raise fail(f"duplicate name {entry.name!r}", (table, index, "name"))
-            seen.add(entry.name)
+        for index, name in enumerate(names):
+            if name in seen:
+                raise fail(f"duplicate name {name!r}", (table, index, "name"))
+            seen.add(name)
 
     kinds = destination_kinds()
     options: dict[str, BaseModel] = {}

@@ -83,5 +83,5 @@ class Destination(ABC):
         """Test the destination's configuration; return a short description of what works."""
         return f"{self.kind} ready"
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Release connections."""

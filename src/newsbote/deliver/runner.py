@@ -61,11 +61,16 @@ async def deliver_due(
         if outcome.error is not None:
             log.warning(
                 "deliver id=%d destination=%s attempt=%d error=%s",
-                outcome.delivery.id, outcome.delivery.destination, outcome.delivery.attempts, outcome.error,
-            )  # fmt: skip
+                outcome.delivery.id,
+                outcome.delivery.destination,
+                outcome.delivery.attempts,
+                outcome.error,
+            )
         else:
             log.info(
                 "deliver id=%d destination=%s state=sent remote=%s",
-                outcome.delivery.id, outcome.delivery.destination, outcome.receipt.remote_id if outcome.receipt else "",
-            )  # fmt: skip
+                outcome.delivery.id,
+                outcome.delivery.destination,
+                outcome.receipt.remote_id if outcome.receipt else "",
+            )
     return outcomes

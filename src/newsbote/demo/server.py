@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -37,7 +38,7 @@ class Article:
     published: datetime
 
 
-def load_articles(language: str) -> list[dict[str, object]]:
+def load_articles(language: str) -> list[dict[str, Any]]:
     text = resources.files("newsbote.demo").joinpath(f"articles/{language}.toml").read_text("utf-8")
     return list(tomllib.loads(text)["articles"])
 
@@ -79,15 +80,29 @@ class DemoSources:
             published = self.anchor + PUBLISH_EVERY * (index - INITIAL + 1)
         slug = f"{raw['slug']}-{index}"
         image = f'<p><img src="/images/{slug}.svg" alt="{html.escape(title)}"></p>\n'
-        return Article(slug, title, str(raw["author"]), tuple(raw["categories"]),  # type: ignore[arg-type]
-                       image + str(raw["body"]).strip(), published)  # fmt: skip
+        return Article(
+            slug,
+            title,
+            str(raw["author"]),
+            tuple(raw["categories"]),
+            image + str(raw["body"]).strip(),
+            published,
+        )
 
     def news(self) -> list[Article]:
         articles = []
         for index, raw in enumerate(self.news_pool):
             published = self.anchor - timedelta(hours=index + 1)
-            articles.append(Article(str(raw["slug"]), str(raw["title"]), str(raw["author"]),
-                                    tuple(raw["categories"]), str(raw["body"]).strip(), published))  # type: ignore[arg-type]  # fmt: skip
+            articles.append(
+                Article(
+                    str(raw["slug"]),
+                    str(raw["title"]),
+                    str(raw["author"]),
+                    tuple(raw["categories"]),
+                    str(raw["body"]).strip(),
+                    published,
+                )
+            )
         return articles
 
 
@@ -192,7 +207,9 @@ def create_app(sources: DemoSources, base: str) -> web.Application:
         slug = request.match_info["slug"]
         for article in sources.blog(datetime.now(UTC)):
             if article.slug == slug:
-                return web.Response(text=article_page(article), content_type="text/html", charset="utf-8")
+                return web.Response(
+                    text=article_page(article), content_type="text/html", charset="utf-8"
+                )
         raise web.HTTPNotFound()
 
     async def image(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -50,15 +51,15 @@ def _seconds_until(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _max_age(headers: aiohttp.typedefs.LooseHeaders, now: datetime) -> float | None:
-    cache_control = str(headers.get("Cache-Control", ""))  # type: ignore[union-attr]
+def _max_age(headers: Mapping[str, str], now: datetime) -> float | None:
+    cache_control = headers.get("Cache-Control", "")
     for part in cache_control.split(","):
         name, _, value = part.strip().partition("=")
         if name.lower() in ("no-store", "no-cache"):
             return None
         if name.lower() == "max-age" and value.strip().isdigit():
             return float(value.strip())
-    return _seconds_until(headers.get("Expires"), now)  # type: ignore[union-attr]
+    return _seconds_until(headers.get("Expires"), now)
 
 
 class Fetcher:

@@ -30,15 +30,11 @@ def next_check(
     seconds = interval
     if ttl_minutes is not None and ttl_minutes > 0:
         seconds = max(seconds, ttl_minutes * 60.0)
-    if max_age is not None:
-        seconds = max(seconds, max_age)
     if errors > 0:
         seconds = seconds * (2 ** min(errors - 1, 16))
-    if retry_after is not None:
-        seconds = max(seconds, retry_after)
-    seconds = min(max(seconds, service.min_interval), service.max_interval)
     if service.jitter:
         spread = seconds * service.jitter
         seconds += (rng or random).uniform(-spread, spread)
-        seconds = max(seconds, service.min_interval)
-    return now + timedelta(seconds=seconds)
+    # The publisher's wishes are floors that jitter never undercuts.
+    seconds = max(seconds, service.min_interval, max_age or 0.0, retry_after or 0.0)
+    return now + timedelta(seconds=min(seconds, service.max_interval))

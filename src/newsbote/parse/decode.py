@@ -108,7 +108,7 @@ def _root_start(text: str) -> int:
             end = text.find("-->", index)
             position = end + 3 if end >= 0 else len(text)
         elif following == "!":
-            end = _DOCTYPE.match(text, index)
-            position = end.end() if end else text.find(">", index) + 1 or len(text)
+            doctype = _DOCTYPE.match(text, index)
+            position = doctype.end() if doctype else text.find(">", index) + 1 or len(text)
         else:
             return index

@@ -54,7 +54,7 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
         raw = fastfeedparser.parse(document)
         if raw.get("entries") or raw.get("feed", {}).get("title"):
             return _build(raw, url, ttl, "fastfeedparser", iso_dates=True)
-    except Exception as exc:  # noqa: BLE001 - any failure of the fast parser goes to the fallback
+    except Exception as exc:
         fast_error = exc
     return _parse_fallback(document, url, ttl, fast_error)
 
@@ -89,7 +89,7 @@ def _parse_json(body: bytes, url: str, content_type: str) -> ParsedFeed:
         )
     try:
         raw = fastfeedparser.parse(text.encode("utf-8"))
-    except Exception as exc:  # noqa: BLE001 - wrapped with the source named
+    except Exception as exc:
         raise ParseError(url, f"invalid JSON Feed: {_short(exc)}") from exc
     return _build(raw, url, None, "fastfeedparser", iso_dates=True)
 
@@ -120,13 +120,13 @@ def _build(
 def _absolute(link: Any, base: str | None) -> str | None:
     if not link or not isinstance(link, str):
         return None
-    link = link.strip()
+    text: str = link.strip()
     if base and "://" in base:
         try:
-            return urljoin(base, link)
+            return urljoin(base, text)
         except ValueError:
-            return link
-    return link
+            return text
+    return text
 
 
 def _text(value: Any) -> str:

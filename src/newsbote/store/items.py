@@ -191,7 +191,11 @@ def _enqueue(
             wanted,
         )
     }
-    conflicts = [row for row in wanted if (row["destination"], row["dedupe_key"], row["version"]) not in inserted]
+    conflicts = [
+        row
+        for row in wanted
+        if (row["destination"], row["dedupe_key"], row["version"]) not in inserted
+    ]
     holders = _holders(connection, conflicts) if conflicts else {}
     for row in conflicts:
         holder = holders.get((row["destination"], row["dedupe_key"], row["version"]))
@@ -213,7 +217,10 @@ def _enqueue(
         connection.execute(
             update(items)
             .where(items.c.id == row["item_id"], items.c.decision == Decision.QUEUED.value)
-            .values(decision=Decision.DUPLICATE.value, reason=f"duplicate of item #{holder[0]} ({holder[1]})")
+            .values(
+                decision=Decision.DUPLICATE.value,
+                reason=f"duplicate of item #{holder[0]} ({holder[1]})",
+            )
         )
     return len(inserted), len(conflicts)
 

@@ -19,7 +19,7 @@ def item_counts(connection: Connection) -> dict[int, int]:
     rows = connection.execute(
         select(items.c.source_id, func.count()).group_by(items.c.source_id)
     ).all()
-    return {source_id: count for source_id, count in rows}
+    return dict(rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,8 +54,12 @@ def create_app(config: Config, store: Store) -> FastAPI:
         ),
         "",
     )
-    common = {"bot": config.bot, "t": words(config.language), "lang": config.language,
-              "board_title": board_title or words(config.language)["board"]}  # fmt: skip
+    common = {
+        "bot": config.bot,
+        "t": words(config.language),
+        "lang": config.language,
+        "board_title": board_title or words(config.language)["board"],
+    }
 
     @app.middleware("http")
     async def security_headers(
@@ -91,7 +95,7 @@ def create_app(config: Config, store: Store) -> FastAPI:
     async def healthz() -> JSONResponse:
         try:
             await store.run(lambda connection: connection.execute(text("SELECT 1")))
-        except Exception as exc:  # noqa: BLE001 - health reports any failure
+        except Exception as exc:
             return JSONResponse({"status": "error", "error": type(exc).__name__}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
 
