@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from newsbote.enrich.sanitize import plain_text
 from newsbote.types import Entry, Item, KeyKind, Outcome, Verdict
 
 TRACKING_PARAMETERS = re.compile(
@@ -24,7 +23,6 @@ TRACKING_PARAMETERS = re.compile(
     re.I,
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_SPACE = re.compile(r"\s+")
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -60,7 +58,7 @@ def canonical_url(url: str | None) -> str | None:
 
 def fingerprint(entry: Entry) -> str:
     """A digest of the entry's visible title and text: changes in markup alone do not count."""
-    text = _SPACE.sub(" ", f"{entry.title}\n{plain_text(entry.content_html)}").strip().casefold()
+    text = f"{' '.join(entry.title.split())}\n{entry.plain}".casefold()
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 

@@ -52,6 +52,13 @@ class Delivery:
         return f"newsbote-{self.destination}-{self.dedupe_key}-v{self.version}"
 
 
+_CLAIMED = [
+    deliveries.c[name]
+    for name in ("id", "item_id", "destination", "dedupe_key", "version", "action", "attempts",
+                 "title", "body", "link", "markup", "image")
+]  # fmt: skip
+
+
 def _delivery(row: Any) -> Delivery:
     return Delivery(
         id=row.id,
@@ -107,7 +114,7 @@ def claim(
             attempts=deliveries.c.attempts + 1,
             updated_at=now,
         )
-        .returning(*deliveries.c)
+        .returning(*_CLAIMED)
     ).all()
     return sorted((_delivery(row) for row in rows), key=lambda d: d.id)
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from newsbote.config.schema import Config, FirstRun, SourceConfig
 from newsbote.deliver import destination_kinds
-from newsbote.enrich import make_teaser
+from newsbote.enrich.teaser import teaser_from_text
 from newsbote.errors import FetchError, ParseError, RenderError
 from newsbote.fetch import Fetcher, next_check
 from newsbote.identify import canonical_url, identify, item_key
@@ -237,7 +237,7 @@ def plan_items(
     kinds = destination_kinds()
     plans: list[Plan] = []
     for verdict in verdicts:
-        item = replace(verdict.item, teaser=make_teaser(verdict.item.entry.content_html))
+        item = replace(verdict.item, teaser=teaser_from_text(verdict.item.entry.plain))
         verdict = replace(verdict, item=item)
         if verdict.outcome is Outcome.UNCHANGED or (
             verdict.outcome is Outcome.RENAMED and not verdict.changed

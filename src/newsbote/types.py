@@ -50,6 +50,17 @@ class Entry:
     updated: datetime | None = None
     categories: tuple[str, ...] = ()
     image: str | None = None
+    text: str = ""
+    """The visible text of ``content_html``, whitespace collapsed (derived once, at parse)."""
+
+    @property
+    def plain(self) -> str:
+        """``text``, or the visible text of the content when an Entry was built without it."""
+        if self.text or not self.content_html:
+            return self.text
+        from newsbote.enrich.sanitize import plain_text
+
+        return plain_text(self.content_html)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import urljoin
+from functools import lru_cache
+from typing import Literal
 
 import nh3
 
@@ -28,7 +29,6 @@ ALLOWED_ATTRIBUTES = {
     "blockquote": {"cite"},
     "q": {"cite"},
 }
-URL_ATTRIBUTES = {"href", "src", "cite"}
 URL_SCHEMES = {"http", "https", "mailto"}
 CLEAN_CONTENT_TAGS = {
     "script",
@@ -47,41 +47,51 @@ _BLOCK_TAG = re.compile(
     re.I,
 )
 _TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
+_RELATIVE = re.compile(r"""(?:href|src|HREF|SRC)\s*=\s*["']?(?!https?:|mailto:|#|["'\s>])""")
 _IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 
 
-def sanitize_html(fragment: str, base_url: str | None = None) -> str:
-    """A safe HTML fragment: allow-listed tags and attributes, absolute http(s) URLs."""
-    if not fragment:
-        return ""
+@lru_cache(maxsize=256)
+def _cleaner(base_url: str | None) -> nh3.Cleaner:
+    if base_url and "://" in base_url:
+        return _make_cleaner(("rewrite_with_base", base_url))
+    return _make_cleaner("deny")
 
-    def absolute(tag: str, attribute: str, value: str) -> str | None:
-        if attribute in URL_ATTRIBUTES:
-            value = value.strip()
-            if base_url:
-                try:
-                    value = urljoin(base_url, value)
-                except ValueError:
-                    return None
-        return value
 
-    return nh3.clean(
-        fragment,
+def _make_cleaner(
+    relative: tuple[Literal["rewrite_with_base"], str] | Literal["deny"],
+) -> nh3.Cleaner:
+    return nh3.Cleaner(
         tags=ALLOWED_TAGS,
         clean_content_tags=CLEAN_CONTENT_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=absolute,
         url_schemes=URL_SCHEMES,
+        url_relative=relative,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
-    ).strip()
+    )
+
+
+def sanitize_html(fragment: str, base_url: str | None = None) -> str:
+    """A safe HTML fragment: allow-listed tags and attributes, absolute http(s) URLs.
+
+    Relative URLs are resolved against ``base_url``; without a base they are dropped.
+    """
+    if not fragment:
+        return ""
+    return _cleaner(base_url).clean(fragment).strip()
+
+
+def has_relative_urls(fragment: str) -> bool:
+    """Whether a fragment has a link or image whose URL is not absolute."""
+    return _RELATIVE.search(fragment) is not None
 
 
 def plain_text(fragment: str) -> str:
     """The visible text of an HTML fragment, whitespace collapsed."""
-    text = _TAG.sub("", _BLOCK_TAG.sub(" ", fragment))
-    return _SPACE.sub(" ", html.unescape(text)).strip()
+    if "<" in fragment:
+        fragment = _TAG.sub("", _BLOCK_TAG.sub(" ", fragment))
+    return " ".join(html.unescape(fragment).split())
 
 
 def first_image(fragment: str) -> str | None:

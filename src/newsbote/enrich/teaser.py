@@ -36,7 +36,11 @@ def make_teaser(content_html: str, limit: int = 400) -> str:
 
     Falls back to a word boundary plus an ellipsis when no sentence ends early enough.
     """
-    text = plain_text(content_html)
+    return teaser_from_text(plain_text(content_html), limit)
+
+
+def teaser_from_text(text: str, limit: int = 400) -> str:
+    """:func:`make_teaser` for text that is already plain."""
     if len(text) <= limit:
         return text
     best = 0

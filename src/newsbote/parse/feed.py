@@ -23,7 +23,7 @@ from urllib.parse import urljoin
 import fastfeedparser
 import feedparser
 
-from newsbote.enrich.sanitize import first_image, plain_text, sanitize_html
+from newsbote.enrich.sanitize import first_image, has_relative_urls, plain_text, sanitize_html
 from newsbote.errors import ParseError
 from newsbote.parse.decode import decode_text, prepare_xml
 from newsbote.types import Entry, ParsedFeed
@@ -175,9 +175,12 @@ def _entry(entry: Mapping[str, Any], feed_base: str, iso: bool) -> Entry:
     link = _absolute(entry.get("link"), feed_base)
     content_html, content_base = _content(entry)
     summary = str(entry.get("summary") or entry.get("description") or "")
-    base = _absolute(content_base, feed_base) if content_base else (link or feed_base)
+    base = _absolute(content_base, feed_base) if content_base else feed_base
+    if link and not content_base and has_relative_urls(content_html or summary):
+        base = link  # relative URLs in an item are relative to the article, not the feed
     content = sanitize_html(content_html or summary, base)
-    summary_html = sanitize_html(summary, base) if summary and content_html else content
+    distinct = summary and content_html and summary.strip() != content_html.strip()
+    summary_html = sanitize_html(summary, base) if distinct else content
     guid = entry.get("id") or entry.get("guid")
     tags = entry.get("tags") or []
     categories = tuple(
@@ -198,6 +201,7 @@ def _entry(entry: Mapping[str, Any], feed_base: str, iso: bool) -> Entry:
         updated=_date(entry, "updated", iso),
         categories=categories,
         image=_image(entry, link or feed_base) or first_image(content),
+        text=plain_text(content),
     )
 
 

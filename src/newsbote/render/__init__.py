@@ -51,6 +51,7 @@ class Renderer:
             "autoescape": select_autoescape(default=True, default_for_string=True),
             "trim_blocks": False,
         }
+        self._compiled: dict[tuple[str | None, str], Any] = {}
         self._builtin = SandboxedEnvironment(
             loader=PackageLoader("newsbote", "render/templates"), **options
         )
@@ -64,6 +65,13 @@ class Renderer:
         return template or f"forum.{language}.j2"
 
     def _template(self, template: str | None, language: str) -> Any:
+        """The compiled template, loaded once (templates do not change under a running service)."""
+        cached = self._compiled.get((template, language))
+        if cached is None:
+            cached = self._compiled[(template, language)] = self._load(template, language)
+        return cached
+
+    def _load(self, template: str | None, language: str) -> Any:
         name = self.template_name(template, language)
         try:
             if template is None:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from newsbote.config.schema import RouteConfig
-from newsbote.enrich.sanitize import plain_text
 from newsbote.types import Item
 
 
@@ -28,7 +27,7 @@ def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
 
 def _haystack(item: Item) -> str:
     entry = item.entry
-    return " ".join((entry.title, plain_text(entry.content_html), " ".join(entry.categories)))
+    return " ".join((entry.title, entry.plain, " ".join(entry.categories)))
 
 
 def routes_for(routes: Sequence[RouteConfig], source: str) -> list[RouteConfig]:

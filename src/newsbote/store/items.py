@@ -81,14 +81,22 @@ def record_items(
     plans = _oldest_first(list(plans))
     new = [p for p in plans if p.verdict.outcome is Outcome.NEW]
     if new:
-        rows = connection.execute(
-            items.insert().returning(items.c.id, items.c.key, sort_by_parameter_order=True),
+        # a plain executemany (no RETURNING) is the fast path on both drivers
+        connection.execute(
+            items.insert(),
             [
                 {**_item_values(p, now), "source_id": source_id, "version": 1, "first_seen_at": now}
                 for p in new
             ],
-        ).all()
-        ids.update({row.key: (row.id, 1) for row in rows})
+        )
+        keys = [p.verdict.item.key for p in new]
+        for start in range(0, len(keys), 500):
+            rows = connection.execute(
+                select(items.c.id, items.c.key).where(
+                    items.c.source_id == source_id, items.c.key.in_(keys[start : start + 500])
+                )
+            )
+            ids.update({row.key: (row.id, 1) for row in rows})
     changed = 0
     for plan in plans:
         if plan.verdict.outcome not in (Outcome.CHANGED, Outcome.RENAMED):
@@ -182,21 +190,16 @@ def _enqueue(
             )
     if not wanted:
         return 0, 0
-    inserted = {
-        (row.destination, row.dedupe_key, row.version)
-        for row in connection.execute(
-            insert_ignoring_conflicts(connection, deliveries).returning(
-                deliveries.c.destination, deliveries.c.dedupe_key, deliveries.c.version
-            ),
-            wanted,
-        )
-    }
+    connection.execute(insert_ignoring_conflicts(connection, deliveries), wanted)
+    holders = _holders(connection, wanted)
     conflicts = [
         row
         for row in wanted
-        if (row["destination"], row["dedupe_key"], row["version"]) not in inserted
+        if holders.get((row["destination"], row["dedupe_key"], row["version"]), (row["item_id"],))[
+            0
+        ]
+        != row["item_id"]
     ]
-    holders = _holders(connection, conflicts) if conflicts else {}
     for row in conflicts:
         holder = holders.get((row["destination"], row["dedupe_key"], row["version"]))
         if holder is None or holder[0] == row["item_id"]:
@@ -222,7 +225,7 @@ def _enqueue(
                 reason=f"duplicate of item #{holder[0]} ({holder[1]})",
             )
         )
-    return len(inserted), len(conflicts)
+    return len(wanted) - len(conflicts), len(conflicts)
 
 
 def _holders(
@@ -230,6 +233,7 @@ def _holders(
 ) -> dict[tuple[str, str, int], tuple[int, str]]:
     """Ledger rows that already hold these (destination, article, version) slots."""
     keys = list({row["dedupe_key"] for row in wanted})
+    destinations = list({row["destination"] for row in wanted})
     found: dict[tuple[str, str, int], tuple[int, str]] = {}
     for start in range(0, len(keys), 500):
         rows = connection.execute(
@@ -242,7 +246,11 @@ def _holders(
             )
             .join(items, items.c.id == deliveries.c.item_id)
             .join(sources, sources.c.id == items.c.source_id)
-            .where(deliveries.c.dedupe_key.in_(keys[start : start + 500]))
+            .where(
+                # destination first: the unique (destination, dedupe_key, version) index serves it
+                deliveries.c.destination.in_(destinations),
+                deliveries.c.dedupe_key.in_(keys[start : start + 500]),
+            )
         ).all()
         for row in rows:
             found[(row.destination, row.dedupe_key, row.version)] = (row.item_id, row.name)

@@ -1,0 +1,117 @@
+"""Poll benchmark: N local feeds through newsbote's real pipeline, three cycles.
+
+fetch → parse → identify → store → render → enqueue → deliver to the board, for
+
+* cold: every feed new, first-run guard off, every item enqueued and posted;
+* unchanged: every feed answers 304;
+* tick: 10 % of the feeds gained one entry.
+
+Prints wall seconds, CPU seconds (this process), feeds/s and peak RSS per cycle.
+Usage: python benchmarks/poll.py [--feeds 1000] [--store sqlite|postgresql://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import resource
+import socket
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from farm import start_farm
+from newsbote.config import load_config
+from newsbote.store import open_store
+from newsbote.worker import Service
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def write_config(directory: Path, store: str, feeds: int, port: int) -> Path:
+    lines = [
+        f'store = "{store}"',
+        "[web]\nenabled = false",
+        # one host serves every feed here, so the per-host limit is the global one
+        "[service]\nper_host = 100\nconcurrency = 100\nmin_interval = 1",
+    ]
+    for n in range(feeds):
+        lines.append(
+            f'[[sources]]\nname = "feed-{n}"\nurl = "http://127.0.0.1:{port}/feed/{n}.xml"\n'
+            'allow_private = true\nfirst_run = "all"'
+        )
+    lines.append('[[destinations]]\nname = "board"\nkind = "board"')
+    lines.append('[[routes]]\nsources = ["*"]\ndestinations = ["board"]')
+    path = directory / "newsbote.toml"
+    path.write_text("\n\n".join(lines))
+    return path
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def cycle(service: Service, name: str, feeds: int) -> None:
+    wall, cpu = time.perf_counter(), time.process_time()
+    reports = await service.run_once(force=True)
+    delivered = await service.deliver_all()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    errors = [r for r in reports if r.error]
+    queued = sum(r.recorded.queued for r in reports if r.recorded)
+    print(
+        f"{name:<10} wall {wall:6.2f} s   cpu {cpu:6.2f} s   {feeds / wall:8.0f} feeds/s   "
+        f"peak RSS {peak_rss_mb():6.1f} MB   queued {queued:6d}   errors {len(errors)}"
+        + (f"   (late deliveries {delivered})" if delivered else ""),
+        flush=True,
+    )
+    if errors:
+        print("  first error:", errors[0].error)
+
+
+async def main(feeds: int, store_url: str | None) -> None:
+    port = free_port()
+    farm = start_farm(feeds, port)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            url = store_url or f"sqlite:///{directory / 'bench.db'}"
+            loaded = load_config(write_config(directory, url, feeds, port))
+            store = open_store(loaded.config.store)
+            print(
+                f"{feeds} feeds × 20 entries, store {url.split('://')[0]}, baseline RSS {peak_rss_mb():.1f} MB"
+            )
+            async with Service(loaded, store) as service:
+                await cycle(service, "cold", feeds)
+                await cycle(service, "unchanged", feeds)
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/_tick?fraction=0.1", method="POST"
+                )
+                with urllib.request.urlopen(request) as answer:
+                    answer.read()
+                await cycle(service, "tick", feeds)
+            store.close()
+    finally:
+        farm.terminate()
+        farm.join(10)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument(
+        "--store", default=None, help="store URL (default: a temporary SQLite file)"
+    )
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    asyncio.run(main(arguments.feeds, arguments.store))
