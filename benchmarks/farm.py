@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import multiprocessing.synchronize
-from multiprocessing.process import BaseProcess
 import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from multiprocessing.process import BaseProcess
 
 from aiohttp import web
 
