@@ -96,5 +96,6 @@ def plain_text(fragment: str) -> str:
 
 def first_image(fragment: str) -> str | None:
     """The first image source of a sanitized fragment, if any."""
-    match = _IMG_SRC.search(fragment)
+    start = fragment.find("<img")
+    match = _IMG_SRC.search(fragment, start) if start >= 0 else None
     return html.unescape(match.group(1)) if match else None

@@ -180,7 +180,12 @@ def _entry(entry: Mapping[str, Any], feed_base: str, iso: bool) -> Entry:
         base = link  # relative URLs in an item are relative to the article, not the feed
     content = sanitize_html(content_html or summary, base)
     distinct = summary and content_html and summary.strip() != content_html.strip()
-    summary_html = sanitize_html(summary, base) if distinct else content
+    if not distinct:
+        summary_html = content
+    elif "<" in summary:
+        summary_html = sanitize_html(summary, base)
+    else:
+        summary_html = html.escape(summary)  # plain text (often a parser-made excerpt)
     guid = entry.get("id") or entry.get("guid")
     tags = entry.get("tags") or []
     categories = tuple(

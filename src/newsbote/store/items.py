@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from newsbote.identify import Known
+from newsbote.store.bulk import bulk_insert
 from newsbote.store.schema import deliveries, events, items, sources
 from newsbote.types import Decision, DeliveryState, Outcome, Plan
 
@@ -22,6 +23,35 @@ def insert_ignoring_conflicts(connection: Connection, table: Table) -> Any:
     return dialect.insert(table).on_conflict_do_nothing()
 
 
+# Hot-path statements, built once: constructing expressions costs more than running them.
+_KNOWN = select(items.c.key, items.c.canonical_url, items.c.fingerprint).where(
+    items.c.source_id == bindparam("source_id"),
+    or_(
+        items.c.key.in_(bindparam("keys", expanding=True)),
+        items.c.canonical_url.in_(bindparam("links", expanding=True)),
+    ),
+)
+_IDS = select(items.c.id, items.c.key).where(
+    items.c.source_id == bindparam("source_id"), items.c.key.in_(bindparam("keys", expanding=True))
+)
+_HOLDERS = (
+    select(
+        deliveries.c.destination,
+        deliveries.c.dedupe_key,
+        deliveries.c.version,
+        deliveries.c.item_id,
+        sources.c.name,
+    )
+    .join(items, items.c.id == deliveries.c.item_id)
+    .join(sources, sources.c.id == items.c.source_id)
+    .where(
+        # destination first: the unique (destination, dedupe_key, version) index serves it
+        deliveries.c.destination.in_(bindparam("destinations", expanding=True)),
+        deliveries.c.dedupe_key.in_(bindparam("keys", expanding=True)),
+    )
+)
+
+
 def load_known(
     connection: Connection, source_id: int, keys: Sequence[str], links: Sequence[str]
 ) -> Known:
@@ -29,10 +59,7 @@ def load_known(
     if not keys and not links:
         return Known()
     rows = connection.execute(
-        select(items.c.key, items.c.canonical_url, items.c.fingerprint).where(
-            items.c.source_id == source_id,
-            or_(items.c.key.in_(list(keys)), items.c.canonical_url.in_(list(links))),
-        )
+        _KNOWN, {"source_id": source_id, "keys": list(keys), "links": list(links)}
     ).all()
     return Known(
         fingerprints={row.key: row.fingerprint for row in rows},
@@ -52,7 +79,8 @@ def _item_values(plan: Plan, now: datetime) -> dict[str, Any]:
         "author": entry.author,
         "published": entry.published,
         "content_html": entry.content_html,
-        "summary_html": entry.summary_html,
+        # empty when the feed's summary is its content: no need to store it twice
+        "summary_html": "" if entry.summary_html == entry.content_html else entry.summary_html,
         "teaser": item.teaser,
         "categories": json.dumps(list(entry.categories), ensure_ascii=False),
         "image": entry.image,
@@ -82,8 +110,9 @@ def record_items(
     new = [p for p in plans if p.verdict.outcome is Outcome.NEW]
     if new:
         # a plain executemany (no RETURNING) is the fast path on both drivers
-        connection.execute(
-            items.insert(),
+        bulk_insert(
+            connection,
+            items,
             [
                 {**_item_values(p, now), "source_id": source_id, "version": 1, "first_seen_at": now}
                 for p in new
@@ -92,9 +121,7 @@ def record_items(
         keys = [p.verdict.item.key for p in new]
         for start in range(0, len(keys), 500):
             rows = connection.execute(
-                select(items.c.id, items.c.key).where(
-                    items.c.source_id == source_id, items.c.key.in_(keys[start : start + 500])
-                )
+                _IDS, {"source_id": source_id, "keys": keys[start : start + 500]}
             )
             ids.update({row.key: (row.id, 1) for row in rows})
     changed = 0
@@ -190,7 +217,7 @@ def _enqueue(
             )
     if not wanted:
         return 0, 0
-    connection.execute(insert_ignoring_conflicts(connection, deliveries), wanted)
+    bulk_insert(connection, deliveries, wanted, ignore_conflicts=True)
     holders = _holders(connection, wanted)
     conflicts = [
         row
@@ -237,20 +264,7 @@ def _holders(
     found: dict[tuple[str, str, int], tuple[int, str]] = {}
     for start in range(0, len(keys), 500):
         rows = connection.execute(
-            select(
-                deliveries.c.destination,
-                deliveries.c.dedupe_key,
-                deliveries.c.version,
-                deliveries.c.item_id,
-                sources.c.name,
-            )
-            .join(items, items.c.id == deliveries.c.item_id)
-            .join(sources, sources.c.id == items.c.source_id)
-            .where(
-                # destination first: the unique (destination, dedupe_key, version) index serves it
-                deliveries.c.destination.in_(destinations),
-                deliveries.c.dedupe_key.in_(keys[start : start + 500]),
-            )
+            _HOLDERS, {"destinations": destinations, "keys": keys[start : start + 500]}
         ).all()
         for row in rows:
             found[(row.destination, row.dedupe_key, row.version)] = (row.item_id, row.name)
