@@ -11,9 +11,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from newsbote import __version__, outbox
 from newsbote.config import (
@@ -62,7 +64,7 @@ def _setup_logging(level: str) -> None:
 
 
 def _fail(exc: NewsboteError) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -144,7 +146,7 @@ def check(
                 renderer.check(route.template, language)
             except NewsboteError as exc:
                 problems += 1
-                errors.print(f"[red]✗[/] {exc}")
+                errors.print(f"[red]✗[/] {escape(str(exc))}")
     store = _store(loaded)
     try:
         destinations = build_destinations(loaded, store)
@@ -153,7 +155,7 @@ def check(
                 console.print(f"[green]✓[/] destination {name}: {asyncio.run(destination.check())}")
             except NewsboteError as exc:
                 problems += 1
-                errors.print(f"[red]✗[/] destination {name}: {exc}")
+                errors.print(f"[red]✗[/] destination {name}: {escape(str(exc))}")
         if fetch and cfg.sources:
             problems += asyncio.run(_check_sources(loaded))
     finally:
@@ -198,9 +200,9 @@ async def _check_sources(loaded: LoadedConfig) -> int:
 
             await asyncio.gather(*(one(s.name) for s in cfg.sources))
     for name, text in sorted(results):
-        console.print(f"[green]✓[/] source {name}: {text}", highlight=False)
+        console.print(f"[green]✓[/] source {name}: {escape(text)}", highlight=False)
     for failure in failures:
-        errors.print(f"[red]✗[/] {failure}", highlight=False)
+        errors.print(f"[red]✗[/] {escape(failure)}", highlight=False)
     return len(failures)
 
 
@@ -223,7 +225,8 @@ def run(
             failed = [r for r in reports if r.error]
             for report in failed:
                 errors.print(
-                    f"[yellow]![/] source {report.source}: {report.error}", highlight=False
+                    f"[yellow]![/] source {report.source}: {escape(report.error or '')}",
+                    highlight=False,
                 )
             counts = store.call(outbox.counts)
             console.print(f"polled {len(reports)} source(s); ledger: {_counts(counts)}")
@@ -334,13 +337,11 @@ def status(config: ConfigOption = None) -> None:
     for column in ("source", "items", "last fetch", "HTTP", "next check", "errors", "problem"):
         table.add_column(column)
     for row in rows:
-        problem = (
-            (row.disabled_reason and f"disabled: {row.disabled_reason}") or row.last_error
-            if row.errors
-            else ""
-        )
+        problem = ""
         if row.disabled_reason:
             problem = f"disabled: {row.disabled_reason}"
+        elif row.errors:
+            problem = row.last_error or ""
         name = row.name if row.name in configured else f"{row.name} (not in config)"
         if row.url != row.config_url:
             name += f"\n→ {row.url}"
@@ -351,7 +352,7 @@ def status(config: ConfigOption = None) -> None:
             str(row.http_status or "–"),
             _when(row.next_check_at),
             str(row.errors),
-            problem or "",
+            escape(problem),
         )
     console.print(table)
     console.print(f"deliveries: {_counts(ledger)}")
@@ -375,7 +376,7 @@ def why(query: str, config: ConfigOption = None) -> None:
     for explanation in found:
         item = explanation.item
         lines = [
-            f"[bold]{item.title}[/]",
+            item.title,
             f"source:      {explanation.source.name}",
             f"identified:  by {item.key_kind} {item.key!r}",
             f"link:        {item.link or '–'} (canonical {item.canonical_url or '–'})",
@@ -394,7 +395,8 @@ def why(query: str, config: ConfigOption = None) -> None:
         if not explanation.deliveries:
             lines.append("delivery:    none queued")
         console.print(
-            Panel("\n".join(lines), title=f"item #{item.id}", title_align="left"), highlight=False
+            Panel(Text("\n".join(lines)), title=f"item #{item.id}", title_align="left"),
+            highlight=False,
         )
 
 

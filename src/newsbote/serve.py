@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Generator
 
 import uvicorn
 
 from newsbote.config import LoadedConfig
+from newsbote.errors import NewsboteError
 from newsbote.store import Store
 from newsbote.web.app import create_app
 from newsbote.worker import Service
@@ -39,14 +41,26 @@ def web_server(loaded: LoadedConfig, store: Store, port: int | None = None) -> _
     return _WebServer(config)
 
 
+def listen(host: str, port: int, what: str) -> socket.socket:
+    """A listening socket, or a clear error naming the address and the setting to change."""
+    try:
+        return socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
+        raise NewsboteError(
+            f"cannot listen on {host}:{port} for {what}: {exc.strerror or exc}"
+        ) from exc
+
+
 async def serve(loaded: LoadedConfig, store: Store, *, on_ready: str | None = None) -> None:
     """Poll, deliver and serve the web app until SIGINT or SIGTERM."""
+    web = loaded.config.web
+    sock = listen(web.host, web.port, "the web server ([web] port)") if web.enabled else None
     async with Service(loaded, store) as service:
         tasks = [service.run_forever()]
         server = None
-        if loaded.config.web.enabled:
+        if sock is not None:
             server = web_server(loaded, store)
-            tasks.append(server.serve())
+            tasks.append(server.serve(sockets=[sock]))
 
         def stop() -> None:
             log.info("stopping: finishing polls and deliveries in flight")

@@ -23,6 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
+from newsbote.errors import NewsboteError
+
 PUBLISH_EVERY = timedelta(seconds=20)
 INITIAL = 3
 FEED_LENGTH = 10
@@ -233,5 +235,11 @@ async def start(directory: Path, port: int) -> web.AppRunner:
     base = f"http://127.0.0.1:{port}"
     runner = web.AppRunner(create_app(DemoSources(anchor_time(directory)), base), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise NewsboteError(
+            f"cannot listen on 127.0.0.1:{port} for the sample feeds (--feed-port): {exc.strerror or exc}"
+        ) from exc
     return runner
