@@ -105,3 +105,16 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     assert invoke("init", "-c", str(path))[0] == 0
     code, output = invoke("init", "-c", str(path))
     assert code == 2 and "exists already" in output
+
+
+def test_run_names_a_taken_port(configured: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        configured.write_text(configured.read_text().replace("port = 8080", f"port = {port}"))
+        code, output = invoke("run", "-c", str(configured))
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port} for the web server ([web] port)" in output
