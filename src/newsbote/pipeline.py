@@ -8,6 +8,7 @@ the pure decision in its middle (first-run guard, routes, templates).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from sqlalchemy import Connection
 
 from newsbote.config.schema import Config, FirstRun, SourceConfig
 from newsbote.deliver import destination_kinds
+from newsbote.enrich.fulltext import extract_article, looks_like_teaser, prefer_page
 from newsbote.enrich.teaser import teaser_from_text
 from newsbote.errors import FetchError, ParseError, RenderError
 from newsbote.fetch import Fetcher, next_check
@@ -93,6 +95,7 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
     except ParseError as exc:
         return await _record_failure(ctx, source, state, now, str(exc), fetched.status, None)
     verdicts = await _identify(ctx, state, source.name, feed)
+    verdicts = await _full_text(ctx, source, verdicts, first_run_done=state.first_run_done)
     plans = plan_items(
         verdicts,
         source=source,
@@ -121,6 +124,53 @@ async def _identify(ctx: Context, state: SourceState, name: str, feed: ParsedFee
     links = [link for e in feed.entries if (link := canonical_url(e.link))]
     known = await ctx.store.run(load_known, state.id, keys, links)
     return identify(name, feed.entries, known)
+
+
+async def _full_text(
+    ctx: Context, source: SourceConfig, verdicts: list[Verdict], *, first_run_done: bool
+) -> list[Verdict]:
+    """Replace teasers of the items about to be posted with their article's full text."""
+    if source.fulltext == "never":
+        return verdicts
+    allowed = None if first_run_done else first_run_selection(verdicts, source.first_run)
+    limit = asyncio.Semaphore(4)
+
+    async def enrich(verdict: Verdict) -> Verdict:
+        entry = verdict.item.entry
+        wanted = verdict.outcome is Outcome.NEW and (allowed is None or verdict.item.key in allowed)
+        why = "fulltext = always" if source.fulltext == "always" else looks_like_teaser(entry)
+        if not (wanted and why and entry.link):
+            return verdict
+        async with limit:
+            try:
+                page = await ctx.fetcher.fetch(entry.link, allow_private=source.allow_private)
+            except FetchError as exc:
+                log.info(
+                    "fulltext source=%s item=%s fetch failed: %s",
+                    source.name,
+                    verdict.item.key,
+                    exc,
+                )
+                return replace(
+                    verdict, reason=f"{verdict.reason}; article page not fetched ({exc.message})"
+                )
+            extracted = await asyncio.to_thread(extract_article, page.body, page.final_url)
+        reason = prefer_page(entry, extracted, source.fulltext) if extracted else None
+        if extracted is None or reason is None:
+            return verdict
+        full = replace(
+            entry,
+            content_html=extracted.html,
+            text=extracted.text,
+            image=entry.image or extracted.image,
+        )
+        # the fingerprint stays the feed's: the next poll compares feed with feed
+        item = replace(verdict.item, entry=full)
+        return replace(
+            verdict, item=item, reason=f"{verdict.reason}; full text from the article page ({why})"
+        )
+
+    return list(await asyncio.gather(*(enrich(v) for v in verdicts)))
 
 
 def _next(
@@ -274,6 +324,8 @@ def plan_items(
                         markup=kind.markup,
                         context=context,
                         template=target.route.template,
+                        limit=kind.max_length,
+                        measure=kind.measure,
                     )
                 )
         except RenderError as exc:

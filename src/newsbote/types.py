@@ -129,11 +129,15 @@ class Verdict:
 
 
 class Markup(enum.StrEnum):
-    """The markup a destination speaks."""
+    """The markup a destination speaks (see ``render.markup`` for who speaks which)."""
 
     HTML = "html"
+    MATRIX = "matrix"
     MARKDOWN = "markdown"
+    DISCORD = "discord"
     BBCODE = "bbcode"
+    SLACK = "slack"
+    TELEGRAM = "telegram"
     TEXT = "text"
 
 

@@ -123,6 +123,9 @@ class SourceConfig(Model):
     allow_private: bool = Field(False, description="allow loopback and private addresses")
     enabled: bool = True
     language: Literal["de", "en"] | None = None
+    fulltext: Literal["auto", "always", "never"] = Field(
+        "auto", description="fetch the article page when the feed carries only a teaser"
+    )
 
     @field_validator("name")
     @classmethod

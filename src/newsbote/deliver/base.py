@@ -47,8 +47,14 @@ class Destination(ABC):
     kind: ClassVar[str]
     markup: ClassVar[Markup]
     max_length: ClassVar[int | None] = None
+    """The longest body the platform takes, in units of :meth:`measure`; None for no limit."""
     idempotent: ClassVar[bool] = False
     Options: ClassVar[type[BaseModel]]
+
+    @staticmethod
+    def measure(text: str) -> int:
+        """A body's length as the platform counts it (Mastodon counts links as 23)."""
+        return len(text)
 
     def __init__(self, name: str, options: BaseModel, context: DeliverContext) -> None:
         self.name = name

@@ -10,6 +10,7 @@ import html
 import re
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 import nh3
 
@@ -47,6 +48,26 @@ _BLOCK_TAG = re.compile(
     re.I,
 )
 _TAG = re.compile(r"<[^>]*>")
+_IFRAME = re.compile(
+    r"""<iframe\b[^>]*?\bsrc\s*=\s*["']([^"']+)["'][^>]*>(?:.*?</iframe>)?""", re.I | re.S
+)
+_YOUTUBE_EMBED = re.compile(
+    r"(?:https?:)?//(?:www\.)?youtube(?:-nocookie)?\.com/embed/([A-Za-z0-9_-]{6,})"
+)
+_IMG_TAG = re.compile(r"<img\b[^>]*>")
+_ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
+_EMPTY = re.compile(
+    r"<(p|li|strong|b|em|i|u|s|span|blockquote|h[1-6]|ul|ol|figure|a)\b[^>]*>(?:\s|&nbsp;|<br>)*</\1>"
+)
+TRACKER_HOSTS = frozenset({
+    "feeds.feedburner.com", "feedproxy.google.com", "pixel.wp.com", "stats.wordpress.com",
+    "www.google-analytics.com", "google-analytics.com", "pixel.quantserve.com",
+    "b.scorecardresearch.com", "sb.scorecardresearch.com", "ad.doubleclick.net",
+    "feeds.feedblitz.com", "assets.feedblitz.com", "www.facebook.com", "pixel.facebook.com",
+    "analytics.twitter.com", "t.co", "mf.feeds.reuters.com", "rss.buysellads.com",
+    "pi.feedsportal.com", "da.feedsportal.com", "counter.theconversation.com", "vg01.met.vgwort.de",
+    "ssl-vg03.met.vgwort.de",
+})  # fmt: skip
 _RELATIVE = re.compile(r"""(?:href|src|HREF|SRC)\s*=\s*["']?(?!https?:|mailto:|#|["'\s>])""")
 _IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 
@@ -76,10 +97,49 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
     """A safe HTML fragment: allow-listed tags and attributes, absolute http(s) URLs.
 
     Relative URLs are resolved against ``base_url``; without a base they are dropped.
+    Embedded players (iframes) become links to the video; tracking pixels and
+    elements left empty are removed.
     """
     if not fragment:
         return ""
-    return _cleaner(base_url).clean(fragment).strip()
+    if "<iframe" in fragment or "<IFRAME" in fragment:
+        fragment = _IFRAME.sub(_embed_link, fragment)
+    cleaned = _cleaner(base_url).clean(fragment)
+    if "<img" in cleaned:
+        cleaned = _IMG_TAG.sub(_drop_tracking_pixel, cleaned)
+    if "></" in cleaned:
+        for _ in range(3):  # nested empties: <p><strong></strong></p>
+            cleaned, count = _EMPTY.subn("", cleaned)
+            if not count:
+                break
+    return cleaned.strip()
+
+
+def _embed_link(match: re.Match[str]) -> str:
+    src = html.unescape(match.group(1))
+    youtube = _YOUTUBE_EMBED.match(src)
+    if youtube:
+        src = f"https://www.youtube.com/watch?v={youtube.group(1)}"
+    elif src.startswith("//"):
+        src = "https:" + src
+    return f'<p><a href="{html.escape(src)}">▶ {html.escape(src)}</a></p>'
+
+
+def is_tracking_pixel(src: str, width: str | None = None, height: str | None = None) -> bool:
+    """1x1 images and images from known tracking hosts."""
+    if width in ("0", "1") or height in ("0", "1"):
+        return True
+    host = urlsplit(src).hostname or ""
+    return (
+        host in TRACKER_HOSTS or any(host.endswith("." + t) for t in TRACKER_HOSTS) or "/~r/" in src
+    )
+
+
+def _drop_tracking_pixel(match: re.Match[str]) -> str:
+    tag = match.group(0)
+    attributes = dict(_ATTRIBUTE.findall(tag))
+    src = html.unescape(attributes.get("src", ""))
+    return "" if is_tracking_pixel(src, attributes.get("width"), attributes.get("height")) else tag
 
 
 def has_relative_urls(fragment: str) -> bool:
@@ -95,7 +155,7 @@ def plain_text(fragment: str) -> str:
 
 
 def first_image(fragment: str) -> str | None:
-    """The first image source of a sanitized fragment, if any."""
+    """The first image source of a sanitized fragment, if any (tracking pixels are gone)."""
     start = fragment.find("<img")
     match = _IMG_SRC.search(fragment, start) if start >= 0 else None
     return html.unescape(match.group(1)) if match else None

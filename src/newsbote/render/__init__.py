@@ -19,6 +19,7 @@ from markupsafe import Markup as SafeHTML
 from newsbote.config.schema import BotConfig
 from newsbote.enrich.sanitize import plain_text
 from newsbote.errors import RenderError
+from newsbote.render.limits import Measure, fit
 from newsbote.types import Item, Markup, Message
 
 _MONTHS_DE = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
@@ -101,7 +102,10 @@ class Renderer:
         markup: Markup,
         context: RenderContext,
         template: str | None = None,
+        limit: int | None = None,
+        measure: Measure = len,
     ) -> Message:
+        """The item as ``destination`` gets it: in its ``markup``, within its ``limit``."""
         compiled = self._template(template, context.language)
         entry = item.entry
         variables = {
@@ -129,8 +133,7 @@ class Renderer:
             raise RenderError(name, f"missing block {exc}", destination=destination) from exc
         except TemplateError as exc:
             raise RenderError(name, _describe(exc), destination=destination) from exc
-        if markup is Markup.TEXT:
-            body = plain_text(body)
+        body = fit(body, markup, limit, measure)
         return Message(
             destination=destination,
             title=plain_text(title) or entry.title or (entry.link or ""),

@@ -1,0 +1,107 @@
+"""Full text: when a feed carries only a teaser, the article page's main text instead.
+
+Extraction is trafilatura's (the best published scores among Python
+extractors); its HTML is sanitized like feed HTML. ``auto`` fetches the page
+only for entries that look like teasers and keeps the feed's text unless the
+page's text is clearly longer and continues it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import trafilatura
+from trafilatura.settings import use_config
+
+from newsbote.enrich.sanitize import is_tracking_pixel, plain_text, sanitize_html
+from newsbote.types import Entry
+
+log = logging.getLogger("newsbote.enrich")
+
+FulltextMode = Literal["auto", "always", "never"]
+SHORT_WORDS = 80
+_TEASER_END = re.compile(r"(?:\[\s*(?:…|\.\.\.)\s*\]|…|\.\.\.|\[mehr\]|\[more\])\s*$", re.I)
+_READ_MORE = re.compile(
+    r"\b(?:weiterlesen|mehr lesen|read more|continue reading|read the rest|full story|den ganzen artikel)\b",
+    re.I,
+)
+_CONFIG = use_config()
+_CONFIG.set(
+    "DEFAULT", "EXTRACTION_TIMEOUT", "0"
+)  # no signal-based timeout: we run off the main thread
+
+
+def looks_like_teaser(entry: Entry) -> str | None:
+    """Why ``entry`` looks like a teaser, or None when it looks complete."""
+    text = entry.plain
+    if not text:
+        return "the feed has no text"
+    if _TEASER_END.search(text):
+        return "the text ends with an ellipsis"
+    if _READ_MORE.search(text[-300:]):
+        return "the text ends with a 'read more' link"
+    if len(text.split()) < SHORT_WORDS:
+        return f"the text is short ({len(text.split())} words)"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """The main text of an article page, sanitized, and its lead image."""
+
+    html: str
+    text: str
+    image: str | None
+
+
+def extract_article(page: bytes | str, url: str) -> Extracted | None:
+    """Main text (paragraphs, headings, lists, quotes, links, images) of an article page."""
+    try:
+        extracted = trafilatura.extract(
+            page,
+            url=url,
+            output_format="html",
+            include_links=True,
+            include_images=True,
+            include_comments=False,
+            include_tables=True,
+            config=_CONFIG,
+        )
+        metadata = trafilatura.extract_metadata(page, default_url=url)
+    except Exception as exc:
+        log.info("extract url=%s failed: %s", url, exc)
+        return None
+    if not extracted:
+        return None
+    body = sanitize_html(_unwrap_document(extracted), url)
+    image = metadata.image if metadata is not None and metadata.image else None
+    if image and is_tracking_pixel(image):
+        image = None
+    return Extracted(html=body, text=plain_text(body), image=image)
+
+
+def _unwrap_document(extracted: str) -> str:
+    """trafilatura wraps its HTML in ``<html><body>…``; keep what is inside the body."""
+    start = extracted.find("<body>")
+    end = extracted.rfind("</body>")
+    return extracted[start + 6 : end] if start >= 0 and end > start else extracted
+
+
+def _normalized(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().casefold()
+
+
+def prefer_page(entry: Entry, page: Extracted, mode: FulltextMode) -> str | None:
+    """Why the page's text should replace the feed's, or None to keep the feed's."""
+    feed_text = entry.plain
+    if mode == "always":
+        return "fulltext = always"
+    if len(page.text) < max(1.3 * len(feed_text), len(feed_text) + 200):
+        return None
+    opening = _normalized(_TEASER_END.sub("", feed_text))[:80]
+    if opening and opening not in _normalized(page.text):
+        return None
+    return "the feed's text is a teaser of the article page"

@@ -1,0 +1,268 @@
+"""From sanitized HTML to each destination's own markup.
+
+=========  ====================================================================
+markup     spoken by
+=========  ====================================================================
+html       the board, email (HTML part)
+matrix     Matrix ``org.matrix.custom.html`` (its HTML subset; images as links)
+markdown   Discourse, Flarum, NodeBB, Lemmy, Misago, Mattermost (CommonMark/GFM)
+discord    Discord (its Markdown; no inline images, no tables)
+bbcode     XenForo and phpBB
+slack      Slack mrkdwn
+telegram   Telegram's HTML subset
+text       toots, the plain part of email and Matrix
+=========  ====================================================================
+
+Markdown goes through markdownify; the others through :mod:`render.tree`,
+each escaping what its dialect would otherwise read as markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import nh3
+from markdownify import MarkdownConverter
+
+from newsbote.render.tree import Writer, parse_fragment
+from newsbote.types import Markup
+
+# -- Markdown ------------------------------------------------------------------
+
+
+class _Markdown(MarkdownConverter):
+    def __init__(self, **options: Any) -> None:
+        super().__init__(
+            heading_style="ATX",
+            bullets="-",
+            escape_asterisks=True,
+            escape_underscores=True,
+            escape_misc=True,
+            strong_em_symbol="*",
+            **options,
+        )
+
+
+class _DiscordMarkdown(_Markdown):
+    """Discord renders no inline images and no headings below ###, and reads ``~``, ``|``."""
+
+    def convert_img(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        src = el.attrs.get("src") or ""
+        alt = el.attrs.get("alt") or src
+        return f"[{self.escape(alt, parent_tags)}]({src})" if src else ""
+
+    def convert_hN(self, n: int, el: Any, text: str, parent_tags: set[str]) -> str:
+        if n > 3:
+            return f"\n\n**{text.strip()}**\n\n"
+        base: Any = super()  # convert_hN is not in markdownify's stubs
+        return str(base.convert_hN(n, el, text, parent_tags))
+
+    def escape(self, text: str, parent_tags: set[str]) -> str:
+        base: Any = super()  # escape is not in markdownify's stubs
+        escaped = str(base.escape(text, parent_tags))
+        if "_inline" in parent_tags or not escaped:
+            return escaped
+        return escaped.replace("~", "\\~").replace("|", "\\|")
+
+
+def _tidy_markdown(text: str) -> str:
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+# -- BBCode (XenForo, phpBB) ---------------------------------------------------
+
+_BB_TAGLIKE = re.compile(r"\[(?=/?[A-Za-z*])")
+
+
+class BBCodeWriter(Writer):
+    def escape(self, text: str) -> str:
+        return _BB_TAGLIKE.sub("[plain][[/plain]", text)
+
+    def bold(self, content: str) -> str:
+        return f"[b]{content}[/b]"
+
+    def italic(self, content: str) -> str:
+        return f"[i]{content}[/i]"
+
+    def underline(self, content: str) -> str:
+        return f"[u]{content}[/u]"
+
+    def strike(self, content: str) -> str:
+        return f"[s]{content}[/s]"
+
+    def code(self, text: str) -> str:
+        return f"[icode]{text.replace('[/icode]', '[/ icode]')}[/icode]"
+
+    def link(self, href: str, content: str) -> str:
+        href = href.replace("]", "%5D")
+        if content == self.escape(href):
+            return f"[url]{href}[/url]"
+        return f"[url={href}]{content}[/url]"
+
+    def image(self, src: str, alt: str) -> str:
+        return f"[img]{src.replace('[', '%5B')}[/img]"
+
+    def heading(self, level: int, content: str) -> str:
+        size = {1: 6, 2: 5, 3: 4}.get(level)
+        return f"[size={size}][b]{content}[/b][/size]" if size else f"[b]{content}[/b]"
+
+    def list_block(self, items: list[str], ordered: bool, start: int) -> str:
+        opening = "[list=1]" if ordered else "[list]"
+        return opening + "\n" + "\n".join(f"[*]{item}" for item in items) + "\n[/list]"
+
+    def quote(self, content: str) -> str:
+        return f"[quote]{content}[/quote]"
+
+    def preformatted(self, text: str) -> str:
+        return f"[code]{text.replace('[/code]', '[/ code]')}[/code]"
+
+
+# -- Slack mrkdwn --------------------------------------------------------------
+
+
+_SLACK_MARKERS = re.compile(r"([*_~`])")
+
+
+class SlackWriter(Writer):
+    def escape(self, text: str) -> str:
+        # mrkdwn has no escape character: a zero-width space keeps a literal marker literal
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return _SLACK_MARKERS.sub("\u200b\\1\u200b", text)
+
+    def bold(self, content: str) -> str:
+        return f"*{content}*"
+
+    def italic(self, content: str) -> str:
+        return f"_{content}_"
+
+    def strike(self, content: str) -> str:
+        return f"~{content}~"
+
+    def code(self, text: str) -> str:
+        plain = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f"`{plain.replace('`', 'ˋ')}`"
+
+    def link(self, href: str, content: str) -> str:
+        target = href.replace("|", "%7C").replace(">", "%3E")
+        return f"<{target}|{content.replace('|', '¦')}>"
+
+    def image(self, src: str, alt: str) -> str:
+        return self.link(src, self.escape(alt) or "🖼")
+
+    def heading(self, level: int, content: str) -> str:
+        return f"*{content}*"
+
+    def preformatted(self, text: str) -> str:
+        return f"```\n{self.escape(text)}\n```"
+
+
+# -- Telegram HTML -------------------------------------------------------------
+
+
+class TelegramWriter(Writer):
+    def escape(self, text: str) -> str:
+        return html.escape(text, quote=False)
+
+    def bold(self, content: str) -> str:
+        return f"<b>{content}</b>"
+
+    def italic(self, content: str) -> str:
+        return f"<i>{content}</i>"
+
+    def underline(self, content: str) -> str:
+        return f"<u>{content}</u>"
+
+    def strike(self, content: str) -> str:
+        return f"<s>{content}</s>"
+
+    def code(self, text: str) -> str:
+        return f"<code>{self.escape(text)}</code>"
+
+    def link(self, href: str, content: str) -> str:
+        return f'<a href="{html.escape(href, quote=True)}">{content}</a>'
+
+    def image(self, src: str, alt: str) -> str:
+        return self.link(src, self.escape(alt) or "🖼")
+
+    def heading(self, level: int, content: str) -> str:
+        return f"<b>{content}</b>"
+
+    def quote(self, content: str) -> str:
+        return f"<blockquote>{content}</blockquote>"
+
+    def preformatted(self, text: str) -> str:
+        return f"<pre>{self.escape(text)}</pre>"
+
+
+# -- plain text ----------------------------------------------------------------
+
+
+class TextWriter(Writer):
+    def link(self, href: str, content: str) -> str:
+        text = content.strip()
+        if not text or text == href or text.rstrip("/") == href.rstrip("/"):
+            return href
+        return f"{text} ({href})"
+
+    def image(self, src: str, alt: str) -> str:
+        return f"{alt}: {src}" if alt else src
+
+
+# -- Matrix HTML subset --------------------------------------------------------
+
+MATRIX_TAGS = {
+    "font", "del", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "p", "a", "ul", "ol",
+    "sup", "sub", "li", "b", "i", "u", "strong", "em", "strike", "s", "code", "hr", "br",
+    "div", "table", "thead", "tbody", "tr", "th", "td", "caption", "pre", "span", "details",
+    "summary",
+}  # fmt: skip
+_MATRIX_CLEANER = nh3.Cleaner(
+    tags=MATRIX_TAGS,
+    attributes={"a": {"href"}, "ol": {"start"}},
+    url_schemes={"http", "https", "mailto"},
+    link_rel=None,
+)
+
+
+def to_matrix_html(fragment: str) -> str:
+    """Matrix clients show only ``mxc://`` images: an image becomes a link to it."""
+    tree = parse_fragment(fragment)
+    for image in list(tree.iter("img")):
+        src = image.get("src")
+        link = image.makeelement("a", {"href": src} if src else {})
+        link.text = image.get("alt") or src or ""
+        link.tail = image.tail
+        image.getparent().replace(image, link)
+    inner = (tree.text or "") + "".join(html_string(child) for child in tree)
+    return _MATRIX_CLEANER.clean(inner).strip()
+
+
+def html_string(element: Any) -> str:
+    from lxml import html as lxml_html
+
+    return str(lxml_html.tostring(element, encoding="unicode"))
+
+
+# -- dispatch ------------------------------------------------------------------
+
+_WRITERS: dict[Markup, Writer] = {
+    Markup.BBCODE: BBCodeWriter(),
+    Markup.SLACK: SlackWriter(),
+    Markup.TELEGRAM: TelegramWriter(),
+    Markup.TEXT: TextWriter(),
+}
+
+
+def convert(fragment: str, markup: Markup) -> str:
+    """``fragment`` (sanitized HTML) in ``markup``."""
+    if markup is Markup.HTML:
+        return fragment.strip()
+    if markup is Markup.MATRIX:
+        return to_matrix_html(fragment)
+    if markup is Markup.MARKDOWN:
+        return _tidy_markdown(_Markdown().convert(fragment))
+    if markup is Markup.DISCORD:
+        return _tidy_markdown(_DiscordMarkdown().convert(fragment))
+    return _WRITERS[markup].render(fragment)
