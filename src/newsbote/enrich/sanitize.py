@@ -10,7 +10,7 @@ import html
 import re
 from functools import lru_cache
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import nh3
 
@@ -48,6 +48,8 @@ _BLOCK_TAG = re.compile(
     re.I,
 )
 _TAG = re.compile(r"<[^>]*>")
+_URL_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
+_UNSAFE_URL = re.compile(r'\b(?:href|src)="[^"]*?(?:[^\x21-\x7e]|&quot;|&lt;|&gt;)')
 _IFRAME = re.compile(
     r"""<iframe\b[^>]*?\bsrc\s*=\s*["']([^"']+)["'][^>]*>(?:.*?</iframe>)?""", re.I | re.S
 )
@@ -105,6 +107,8 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
     if "<iframe" in fragment or "<IFRAME" in fragment:
         fragment = _IFRAME.sub(_embed_link, fragment)
     cleaned = _cleaner(base_url).clean(fragment)
+    if _UNSAFE_URL.search(cleaned):
+        cleaned = _URL_ATTRIBUTE.sub(_encode_url_attribute, cleaned)
     if "<img" in cleaned:
         cleaned = _IMG_TAG.sub(_drop_tracking_pixel, cleaned)
     if "></" in cleaned:
@@ -113,6 +117,17 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
             if not count:
                 break
     return cleaned.strip()
+
+
+def encode_url(url: str) -> str:
+    """A URL as browsers send it: whitespace dropped, spaces and non-ASCII percent-encoded."""
+    url = "".join(url.split("\n")).replace("\r", "").replace("\t", "").strip()
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+
+
+def _encode_url_attribute(match: re.Match[str]) -> str:
+    value = html.unescape(match.group(2))
+    return f'{match.group(1)}="{html.escape(encode_url(value))}"'
 
 
 def _embed_link(match: re.Match[str]) -> str:

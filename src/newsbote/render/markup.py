@@ -26,7 +26,7 @@ from typing import Any
 import nh3
 from markdownify import MarkdownConverter
 
-from newsbote.render.tree import Writer, parse_fragment
+from newsbote.render.tree import Writer, parse_fragment, unnest_images
 from newsbote.types import Markup
 
 # -- Markdown ------------------------------------------------------------------
@@ -41,30 +41,66 @@ class _Markdown(MarkdownConverter):
             escape_underscores=True,
             escape_misc=True,
             strong_em_symbol="*",
+            # images stay images everywhere (markdownify's default turns some into alt text)
+            keep_inline_images_in=[
+                "td",
+                "th",
+                "a",
+                "li",
+                "p",
+                "span",
+                "strong",
+                "b",
+                "em",
+                "i",
+                "h1",
+                "h2",
+                "h3",
+                "h4",
+                "h5",
+                "h6",
+                "blockquote",
+                "figure",
+            ],
             **options,
         )
 
+    def convert_figure(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return f"\n\n{text.strip()}\n\n"
+
+    def convert_figcaption(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return f"\n\n{text.strip()}\n\n"
+
+    def convert_dt(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return f"\n\n**{text.strip()}**\n\n"
+
+    def convert_dd(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return f"\n\n{text.strip()}\n\n"
+
+    def convert_a(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        base: Any = super()  # convert_a is not in markdownify's stubs
+        converted = str(base.convert_a(el, text, parent_tags))
+        href = el.get("href") or ""
+        if ("(" in href or ")" in href) and f"]({href}" in converted:
+            # an unbalanced parenthesis would end the destination early: <…> keeps it whole
+            converted = converted.replace(f"]({href}", f"](<{href}>", 1)
+        return converted
+
 
 class _DiscordMarkdown(_Markdown):
-    """Discord renders no inline images and no headings below ###, and reads ``~``, ``|``."""
+    """Discord renders no inline images and no headings below ###."""
 
     def convert_img(self, el: Any, text: str, parent_tags: set[str]) -> str:
         src = el.attrs.get("src") or ""
         alt = el.attrs.get("alt") or src
-        return f"[{self.escape(alt, parent_tags)}]({src})" if src else ""
+        me: Any = self  # escape is not in markdownify's stubs
+        return f"[{me.escape(alt, parent_tags)}]({src})" if src else ""
 
     def convert_hN(self, n: int, el: Any, text: str, parent_tags: set[str]) -> str:
         if n > 3:
             return f"\n\n**{text.strip()}**\n\n"
         base: Any = super()  # convert_hN is not in markdownify's stubs
         return str(base.convert_hN(n, el, text, parent_tags))
-
-    def escape(self, text: str, parent_tags: set[str]) -> str:
-        base: Any = super()  # escape is not in markdownify's stubs
-        escaped = str(base.escape(text, parent_tags))
-        if "_inline" in parent_tags or not escaped:
-            return escaped
-        return escaped.replace("~", "\\~").replace("|", "\\|")
 
 
 def _tidy_markdown(text: str) -> str:
@@ -77,6 +113,8 @@ _BB_TAGLIKE = re.compile(r"\[(?=/?[A-Za-z*])")
 
 
 class BBCodeWriter(Writer):
+    nest_images = True
+
     def escape(self, text: str) -> str:
         return _BB_TAGLIKE.sub("[plain][[/plain]", text)
 
@@ -96,7 +134,7 @@ class BBCodeWriter(Writer):
         return f"[icode]{text.replace('[/icode]', '[/ icode]')}[/icode]"
 
     def link(self, href: str, content: str) -> str:
-        href = href.replace("]", "%5D")
+        href = href.replace("]", "%5D").replace("'", "%27").replace('"', "%22")
         if content == self.escape(href):
             return f"[url]{href}[/url]"
         return f"[url={href}]{content}[/url]"
@@ -218,6 +256,8 @@ MATRIX_TAGS = {
     "div", "table", "thead", "tbody", "tr", "th", "td", "caption", "pre", "span", "details",
     "summary",
 }  # fmt: skip
+_MATRIX_RENAMES = {"figure": "div", "section": "div", "article": "div", "dl": "div",
+                   "figcaption": "p", "dt": "p", "dd": "p"}  # fmt: skip
 _MATRIX_CLEANER = nh3.Cleaner(
     tags=MATRIX_TAGS,
     attributes={"a": {"href"}, "ol": {"start"}},
@@ -228,7 +268,10 @@ _MATRIX_CLEANER = nh3.Cleaner(
 
 def to_matrix_html(fragment: str) -> str:
     """Matrix clients show only ``mxc://`` images: an image becomes a link to it."""
-    tree = parse_fragment(fragment)
+    tree = unnest_images(parse_fragment(fragment))
+    for element in tree.iter():
+        if element.tag in _MATRIX_RENAMES:  # blocks Matrix does not know keep their breaks
+            element.tag = _MATRIX_RENAMES[element.tag]
     for image in list(tree.iter("img")):
         src = image.get("src")
         link = image.makeelement("a", {"href": src} if src else {})
@@ -264,5 +307,9 @@ def convert(fragment: str, markup: Markup) -> str:
     if markup is Markup.MARKDOWN:
         return _tidy_markdown(_Markdown().convert(fragment))
     if markup is Markup.DISCORD:
-        return _tidy_markdown(_DiscordMarkdown().convert(fragment))
+        unnested = unnest_images(parse_fragment(fragment))
+        inner = (html.escape(unnested.text or "")) + "".join(
+            html_string(child) for child in unnested
+        )
+        return _tidy_markdown(_DiscordMarkdown().convert(inner))
     return _WRITERS[markup].render(fragment)

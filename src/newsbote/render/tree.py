@@ -27,6 +27,30 @@ def parse_fragment(fragment: str) -> Any:
     return lxml_html.fragment_fromstring(fragment or "", create_parent="div")
 
 
+def unnest_images(root: Any) -> Any:
+    """Move images out of links (``<a><img></a>`` → ``<a>href</a> <img>``), in place.
+
+    For dialects that show an image as a link of its own, where a link inside a
+    link would lose one of the two targets.
+    """
+    for link in list(root.iter("a")):
+        images = [image for image in link.iter("img") if image.get("src")]
+        if not images:
+            continue
+        for image in images:
+            tail = image.tail
+            image.getparent().remove(image)
+            image.tail = tail
+        if not link.text_content().strip():
+            link.text = link.get("href") or ""
+        anchor = link
+        for image in images:
+            image.tail, anchor.tail = anchor.tail, " "
+            anchor.addnext(image)
+            anchor = image
+    return root
+
+
 def _collapse(text: str) -> str:
     """HTML whitespace rules: runs become one space, edges stay a (single) space."""
     if not text:
@@ -41,6 +65,8 @@ class Writer:
     """How one markup dialect spells things. Override what differs."""
 
     paragraph_separator = "\n\n"
+    nest_images = False
+    """Whether a linked image stays inside its link (BBCode can; most dialects cannot)."""
 
     def escape(self, text: str) -> str:
         return text
@@ -97,7 +123,8 @@ class Writer:
     # structure ----------------------------------------------------------------
 
     def render(self, fragment: str) -> str:
-        return self.document(self.blocks(parse_fragment(fragment)))
+        root = parse_fragment(fragment)
+        return self.document(self.blocks(root if self.nest_images else unnest_images(root)))
 
     def blocks(self, element: Any) -> list[str]:
         out: list[str] = []
@@ -169,11 +196,16 @@ class Writer:
             content = self.inline_content(element).strip()
             return [self.heading(int(tag[1]), content)] if content else []
         if tag in ("ul", "ol"):
-            items = [
-                "\n".join(self.blocks(li))
-                for li in element
-                if isinstance(li.tag, str) and li.tag == "li"
-            ]
+            items: list[str] = []
+            for child in element:
+                if not isinstance(child.tag, str):
+                    continue
+                if child.tag in ("ul", "ol"):
+                    # a list straight inside a list (invalid, but common) belongs to the item before
+                    nested = "\n".join(self.block(child, child.tag))
+                    items.append(f"{items.pop()}\n{nested}" if items else nested)
+                else:
+                    items.append("\n".join(self.blocks(child)))
             items = [item for item in items if item.strip()]
             if not items:
                 return []
