@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urljoin
 
 import trafilatura
 from trafilatura.settings import use_config
@@ -77,7 +78,7 @@ def extract_article(page: bytes | str, url: str) -> Extracted | None:
     if not extracted:
         return None
     body = sanitize_html(_unwrap_document(extracted), url)
-    image = metadata.image if metadata is not None and metadata.image else None
+    image = urljoin(url, metadata.image) if metadata is not None and metadata.image else None
     if image and is_tracking_pixel(image):
         image = None
     return Extracted(html=body, text=plain_text(body), image=image)
