@@ -97,6 +97,7 @@ async def test_teaser_feed_posts_the_full_article(
     if mode == "auto":
         assert all(p in body for p in PARAGRAPHS)
         assert "Impressum" not in body
+        assert "<h1>" not in body  # the page's title heading repeats the thread title
         assert bool(feed_server.hits("/artikel.html"))
     else:
         assert PARAGRAPHS[1] not in body and "[…]" in body

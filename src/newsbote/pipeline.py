@@ -18,7 +18,8 @@ from sqlalchemy import Connection
 
 from newsbote.config.schema import Config, FirstRun, SourceConfig
 from newsbote.deliver import destination_kinds
-from newsbote.enrich.fulltext import extract_article, looks_like_teaser, prefer_page
+from newsbote.enrich.fulltext import extract_article, looks_like_teaser, prefer_page, without_title
+from newsbote.enrich.sanitize import plain_text
 from newsbote.enrich.teaser import teaser_from_text
 from newsbote.errors import FetchError, ParseError, RenderError
 from newsbote.fetch import Fetcher, next_check
@@ -158,11 +159,9 @@ async def _full_text(
         reason = prefer_page(entry, extracted, source.fulltext) if extracted else None
         if extracted is None or reason is None:
             return verdict
+        body = without_title(extracted.html, entry.title)
         full = replace(
-            entry,
-            content_html=extracted.html,
-            text=extracted.text,
-            image=entry.image or extracted.image,
+            entry, content_html=body, text=plain_text(body), image=entry.image or extracted.image
         )
         # the fingerprint stays the feed's: the next poll compares feed with feed
         item = replace(verdict.item, entry=full)

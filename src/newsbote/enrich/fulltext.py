@@ -91,6 +91,17 @@ def _unwrap_document(extracted: str) -> str:
     return extracted[start + 6 : end] if start >= 0 and end > start else extracted
 
 
+_LEADING_HEADING = re.compile(r"^\s*<h[1-3][^>]*>(.*?)</h[1-3]>\s*", re.S)
+
+
+def without_title(body: str, title: str) -> str:
+    """``body`` without a leading heading that repeats the title (the thread title shows it)."""
+    match = _LEADING_HEADING.match(body)
+    if match and _normalized(plain_text(match.group(1))) == _normalized(title):
+        return body[match.end() :]
+    return body
+
+
 def _normalized(text: str) -> str:
     return re.sub(r"\W+", " ", text).strip().casefold()
 
