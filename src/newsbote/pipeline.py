@@ -79,7 +79,7 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
             gone=exc.status == 410,
         )
     if fetched.not_modified:
-        await ctx.store.run(
+        await ctx.store.run_grouped(
             record_fetch,
             state.id,
             now=now,
@@ -105,7 +105,7 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         feed=feed,
         first_run_done=state.first_run_done,
     )
-    recorded = await ctx.store.run(
+    recorded = await ctx.store.run_grouped(
         _record_success, state.id, plans, now, _next(ctx, source, now, fetched, feed), fetched, feed
     )
     log.info(
@@ -123,7 +123,7 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
 async def _identify(ctx: Context, state: SourceState, name: str, feed: ParsedFeed) -> list[Verdict]:
     keys = [item_key(e)[0] for e in feed.entries]
     links = [link for e in feed.entries if (link := canonical_url(e.link))]
-    known = await ctx.store.run(load_known, state.id, keys, links)
+    known = await ctx.store.run_grouped(load_known, state.id, keys, links)
     return identify(name, feed.entries, known)
 
 
@@ -232,7 +232,7 @@ async def _record_failure(
         retry_after=retry_after,
         errors=errors,
     )
-    await ctx.store.run(
+    await ctx.store.run_grouped(
         record_error,
         state.id,
         now=now,

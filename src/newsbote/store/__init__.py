@@ -11,7 +11,8 @@ import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,6 +38,8 @@ class Store:
         self._executor = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="newsbote-store"
         )
+        self._group: list[_Call] = []
+        self._group_timer: asyncio.TimerHandle | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,9 +75,73 @@ class Store:
             self._executor, functools.partial(self.call, fn, *args, **kwargs)
         )
 
+    async def run_grouped(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Like :meth:`run`, but committed together with the other calls of the next few ms.
+
+        Group commit: a poll's small writes share one transaction with their
+        neighbours', which saves a commit (and a thread hand-off) per source.
+        The call returns once its transaction committed. If the group's
+        transaction fails, each call is retried in its own, so one bad call
+        cannot take the others down.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._group.append(_Call(fn, args, kwargs, future))
+        if len(self._group) >= GROUP_SIZE:
+            self._flush_group()
+        elif self._group_timer is None:
+            self._group_timer = loop.call_later(GROUP_DELAY, self._flush_group)
+        return await future
+
+    def _flush_group(self) -> None:
+        if self._group_timer is not None:
+            self._group_timer.cancel()
+            self._group_timer = None
+        batch, self._group = self._group, []
+        if batch:
+            loop = asyncio.get_running_loop()
+            loop.run_in_executor(self._executor, self._call_group, loop, batch)
+
+    def _call_group(self, loop: asyncio.AbstractEventLoop, batch: list[_Call]) -> None:
+        try:
+            with self.begin() as connection:
+                results = [call.fn(connection, *call.args, **call.kwargs) for call in batch]
+        except Exception:
+            for call in batch:
+                try:
+                    result = self.call(call.fn, *call.args, **call.kwargs)
+                except Exception as exc:
+                    loop.call_soon_threadsafe(_settle, call.future, None, exc)
+                else:
+                    loop.call_soon_threadsafe(_settle, call.future, result, None)
+            return
+        for call, result in zip(batch, results, strict=True):
+            loop.call_soon_threadsafe(_settle, call.future, result, None)
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self.engine.dispose()
+
+
+GROUP_SIZE = 200
+GROUP_DELAY = 0.005
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    fn: Callable[..., Any]
+    args: tuple[object, ...]
+    kwargs: dict[str, object]
+    future: asyncio.Future[Any]
+
+
+def _settle(future: asyncio.Future[Any], result: object, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def open_store(url: str, *, migrate_schema: bool = True) -> Store:
