@@ -40,7 +40,7 @@ def looks_like_teaser(entry: Entry) -> str | None:
     text = entry.plain
     if not text:
         return "the feed has no text"
-    if _TEASER_END.search(text):
+    if _TEASER_END.search(text[-40:]):
         return "the text ends with an ellipsis"
     if _READ_MORE.search(text[-300:]):
         return "the text ends with a 'read more' link"

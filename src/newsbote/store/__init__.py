@@ -1,7 +1,10 @@
 """The store: SQLite (WAL) by default, PostgreSQL to scale out; one schema for both.
 
-Database work runs in a small thread pool (one thread for SQLite, so writes
-never contend) and is awaited by the asyncio service through :meth:`Store.run`.
+The asyncio service awaits database work through :meth:`Store.run`. PostgreSQL
+work runs on a thread pool (its time is network waits). SQLite work runs right
+on the event loop: it is in-process and takes micro- to milliseconds, and a
+store thread would only hand the GIL back and forth with the loop (measured on
+the poll benchmark: 25 s → 19 s cold, 1.3 s → 0.6 s for 1,000 unchanged feeds).
 """
 
 from __future__ import annotations
@@ -69,7 +72,9 @@ class Store:
             return fn(connection, *args, **kwargs)
 
     async def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        """Run ``fn(connection, *args)`` in one transaction on the store's thread pool."""
+        """Run ``fn(connection, *args)`` in one transaction (SQLite: inline; else: on the pool)."""
+        if self.is_sqlite:
+            return self.call(fn, *args, **kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._executor, functools.partial(self.call, fn, *args, **kwargs)
@@ -100,7 +105,10 @@ class Store:
         batch, self._group = self._group, []
         if batch:
             loop = asyncio.get_running_loop()
-            loop.run_in_executor(self._executor, self._call_group, loop, batch)
+            if self.is_sqlite:
+                self._call_group(loop, batch)
+            else:
+                loop.run_in_executor(self._executor, self._call_group, loop, batch)
 
     def _call_group(self, loop: asyncio.AbstractEventLoop, batch: list[_Call]) -> None:
         try:

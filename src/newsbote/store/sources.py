@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Boolean, Connection, Text, and_, bindparam, func, or_, select, update
 
 from newsbote.config.schema import SourceConfig
 from newsbote.store.schema import sources
@@ -105,6 +105,28 @@ def claim_due(
     return [_state(row) for row in claimed]
 
 
+# Built once: a poll records its outcome with one prebuilt statement (constructing
+# an UPDATE per poll costs more than running it). NULL means "keep".
+_RECORD_FETCH = (
+    update(sources)
+    .where(sources.c.id == bindparam("source_id"))
+    .values(
+        fetched_at=bindparam("now"),
+        http_status=bindparam("http_status"),
+        next_check_at=bindparam("next_check_at"),
+        lease_until=None,
+        errors=0,
+        etag=bindparam("etag"),
+        last_modified=bindparam("last_modified"),
+        url=func.coalesce(bindparam("url", type_=Text), sources.c.url),
+        title=func.coalesce(bindparam("title", type_=Text), sources.c.title),
+        first_run_done=func.coalesce(
+            bindparam("first_run_done", type_=Boolean), sources.c.first_run_done
+        ),
+    )
+)
+
+
 def record_fetch(
     connection: Connection,
     source_id: int,
@@ -119,22 +141,20 @@ def record_fetch(
     first_run_done: bool | None = None,
 ) -> None:
     """A successful poll (200 or 304): clear errors, store validators and the next check."""
-    values: dict[str, Any] = {
-        "fetched_at": now,
-        "http_status": http_status,
-        "next_check_at": next_check_at,
-        "lease_until": None,
-        "errors": 0,
-        "etag": etag,
-        "last_modified": last_modified,
-    }
-    if url is not None:
-        values["url"] = url
-    if title is not None:
-        values["title"] = title
-    if first_run_done is not None:
-        values["first_run_done"] = first_run_done
-    connection.execute(update(sources).where(sources.c.id == source_id).values(**values))
+    connection.execute(
+        _RECORD_FETCH,
+        {
+            "source_id": source_id,
+            "now": now,
+            "http_status": http_status,
+            "next_check_at": next_check_at,
+            "etag": etag,
+            "last_modified": last_modified,
+            "url": url,
+            "title": title,
+            "first_run_done": first_run_done,
+        },
+    )
 
 
 def record_error(
