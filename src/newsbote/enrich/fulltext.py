@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 from urllib.parse import urljoin
-
-import trafilatura
-from trafilatura.settings import use_config
 
 from newsbote.enrich.sanitize import is_tracking_pixel, plain_text, sanitize_html
 from newsbote.types import Entry
@@ -29,10 +27,15 @@ _READ_MORE = re.compile(
     r"\b(?:weiterlesen|mehr lesen|read more|continue reading|read the rest|full story|den ganzen artikel)\b",
     re.I,
 )
-_CONFIG = use_config()
-_CONFIG.set(
-    "DEFAULT", "EXTRACTION_TIMEOUT", "0"
-)  # no signal-based timeout: we run off the main thread
+
+
+@lru_cache(maxsize=1)
+def _config() -> Any:
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")  # no signal-based timeout off the main thread
+    return config
 
 
 def looks_like_teaser(entry: Entry) -> str | None:
@@ -60,6 +63,8 @@ class Extracted:
 
 def extract_article(page: bytes | str, url: str) -> Extracted | None:
     """Main text (paragraphs, headings, lists, quotes, links, images) of an article page."""
+    import trafilatura  # 29 MB: imported when a page is first extracted, not at start-up
+
     try:
         extracted = trafilatura.extract(
             page,
@@ -69,7 +74,7 @@ def extract_article(page: bytes | str, url: str) -> Extracted | None:
             include_images=True,
             include_comments=False,
             include_tables=True,
-            config=_CONFIG,
+            config=_config(),
         )
         metadata = trafilatura.extract_metadata(page, default_url=url)
     except Exception as exc:

@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 import fastfeedparser
-import feedparser
 
 from newsbote.enrich.sanitize import first_image, has_relative_urls, plain_text, sanitize_html
 from newsbote.errors import ParseError
@@ -32,10 +31,6 @@ log = logging.getLogger("newsbote.parse")
 
 _TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.I)
 _IMAGE_TYPES = ("image/",)
-
-# feedparser resolves relative URIs and sanitizes on its own; we do both ourselves.
-feedparser.RESOLVE_RELATIVE_URIS = 0
-feedparser.SANITIZE_HTML = 0
 
 
 def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
@@ -62,6 +57,8 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
 def _parse_fallback(
     document: bytes, url: str, ttl: int | None, fast_error: Exception | None
 ) -> ParsedFeed:
+    import feedparser  # the fallback: imported (12 MB) only when a feed needs it
+
     raw = feedparser.parse(document, sanitize_html=False, resolve_relative_uris=False)
     version = raw.get("version", "")
     if not version and not raw.get("entries"):
