@@ -22,7 +22,13 @@ from urllib.parse import urljoin
 
 import fastfeedparser
 
-from newsbote.enrich.sanitize import first_image, has_relative_urls, plain_text, sanitize_html
+from newsbote.enrich.sanitize import (
+    first_image,
+    has_relative_urls,
+    is_tracking_pixel,
+    plain_text,
+    sanitize_html,
+)
 from newsbote.errors import ParseError
 from newsbote.parse.decode import decode_text, prepare_xml
 from newsbote.types import Entry, ParsedFeed
@@ -208,6 +214,7 @@ def _entry(entry: Mapping[str, Any], feed_base: str, iso: bool) -> Entry:
 
 
 def _image(entry: Mapping[str, Any], base: str) -> str | None:
+    """The entry's own lead image (media thumbnail/content, image enclosure), never a pixel."""
     for key in ("media_thumbnail", "media_content", "enclosures"):
         for media in entry.get(key) or []:
             if not isinstance(media, Mapping):
@@ -217,8 +224,11 @@ def _image(entry: Mapping[str, Any], base: str) -> str | None:
             if target and (
                 kind.startswith(_IMAGE_TYPES) or kind == "image" or key == "media_thumbnail"
             ):
-                return _absolute(str(target), base)
+                url = _absolute(str(target), base)
+                size = (str(media.get("width") or ""), str(media.get("height") or ""))
+                if url and not is_tracking_pixel(url, *size):
+                    return url
     image = entry.get("image")
-    if isinstance(image, str) and image:
+    if isinstance(image, str) and image and not is_tracking_pixel(image):
         return _absolute(image, base)
     return None

@@ -1,0 +1,59 @@
+"""Sanitizing: absolute URLs, embedded videos as links, no tracking pixels, no empty elements."""
+
+from __future__ import annotations
+
+from newsbote.enrich.sanitize import is_tracking_pixel, sanitize_html
+from newsbote.parse import parse_feed
+
+
+def test_relative_urls_become_absolute_and_unsafe_schemes_go() -> None:
+    out = sanitize_html(
+        '<a href="../x">x</a><img src="//cdn.e.org/i.png"><a href="data:text/html,x">d</a>',
+        "https://e.org/a/b",
+    )
+    assert '<a href="https://e.org/x"' in out
+    assert '<img src="https://cdn.e.org/i.png">' in out
+    assert "data:" not in out
+
+
+def test_urls_are_percent_encoded_as_browsers_send_them() -> None:
+    out = sanitize_html('<a href="https://de.wikipedia.org/wiki/Isère (Fluss)">Isère</a>', None)
+    assert 'href="https://de.wikipedia.org/wiki/Is%C3%A8re%20(Fluss)"' in out
+
+
+def test_embedded_video_becomes_a_link() -> None:
+    out = sanitize_html(
+        '<p>Seht selbst:</p><iframe src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ" allowfullscreen></iframe>',
+        None,
+    )
+    assert "<iframe" not in out
+    assert '<a href="https://www.youtube.com/watch?v=dQw4w9WgXcQ"' in out
+
+
+def test_tracking_pixels_and_empty_elements_are_removed() -> None:
+    out = sanitize_html(
+        '<p>Text</p><p><img src="https://e.org/p.gif" width="1" height="1"></p>'
+        '<img src="http://feeds.feedburner.com/~r/blog/~4/abc"><p><strong> </strong></p>'
+        '<img src="https://pixel.wp.com/g.gif?x=1"><img src="https://e.org/photo.jpg" width="640">',
+        None,
+    )
+    assert out == '<p>Text</p><img src="https://e.org/photo.jpg" width="640">'
+
+
+def test_tracker_hosts_and_sizes() -> None:
+    assert is_tracking_pixel("https://stats.wordpress.com/b.gif")
+    assert is_tracking_pixel("https://ssl-vg03.met.vgwort.de/na/abc")
+    assert is_tracking_pixel("https://e.org/a.png", "1", "1")
+    assert not is_tracking_pixel("https://e.org/a.png", "640", "480")
+
+
+def test_lead_image_is_never_a_pixel() -> None:
+    feed = (
+        '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>t</title>'
+        "<item><guid>1</guid><title>x</title>"
+        '<media:thumbnail url="https://e.org/pixel.gif" width="1" height="1"/>'
+        "<description>&lt;p&gt;Text &lt;img src=&quot;https://e.org/foto.jpg&quot;&gt;&lt;/p&gt;</description>"
+        "</item></channel></rss>"
+    ).encode()
+    entry = parse_feed(feed, "https://e.org/feed").entries[0]
+    assert entry.image == "https://e.org/foto.jpg"
