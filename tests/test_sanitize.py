@@ -49,11 +49,11 @@ def test_tracker_hosts_and_sizes() -> None:
 
 def test_lead_image_is_never_a_pixel() -> None:
     feed = (
-        '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>t</title>'
-        "<item><guid>1</guid><title>x</title>"
-        '<media:thumbnail url="https://e.org/pixel.gif" width="1" height="1"/>'
-        "<description>&lt;p&gt;Text &lt;img src=&quot;https://e.org/foto.jpg&quot;&gt;&lt;/p&gt;</description>"
-        "</item></channel></rss>"
-    ).encode()
+        b'<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>t</title>'
+        b"<item><guid>1</guid><title>x</title>"
+        b'<media:thumbnail url="https://e.org/pixel.gif" width="1" height="1"/>'
+        b"<description>&lt;p&gt;Text &lt;img src=&quot;https://e.org/foto.jpg&quot;&gt;&lt;/p&gt;</description>"
+        b"</item></channel></rss>"
+    )
     entry = parse_feed(feed, "https://e.org/feed").entries[0]
     assert entry.image == "https://e.org/foto.jpg"
