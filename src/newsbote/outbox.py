@@ -87,36 +87,42 @@ def claim(
     limit: int = 100,
     lease: float = 120.0,
 ) -> list[Delivery]:
-    """Lease up to ``limit`` due rows; two workers never get the same row."""
+    """Lease up to ``limit`` due rows, oldest first; two workers never get the same row.
+
+    One statement per state, so the (state, next_attempt_at, id) index hands
+    the rows over in order and nothing is sorted, however long the ledger.
+    """
     if not destinations:
         return []
-    due = (
-        select(deliveries.c.id)
-        .where(
-            deliveries.c.state.in_([DeliveryState.PENDING.value, DeliveryState.FAILED.value]),
-            deliveries.c.next_attempt_at <= now,
-            deliveries.c.destination.in_(list(destinations)),
+    claimed: list[Delivery] = []
+    for state in (DeliveryState.PENDING.value, DeliveryState.FAILED.value):
+        due = (
+            select(deliveries.c.id)
+            .where(
+                deliveries.c.state == state,
+                deliveries.c.next_attempt_at <= now,
+                deliveries.c.destination.in_(list(destinations)),
+            )
+            .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+            .limit(limit - len(claimed))
         )
-        .order_by(deliveries.c.id)
-        .limit(limit)
-    )
-    if connection.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    rows = connection.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.id.in_(due.scalar_subquery()),
-            deliveries.c.state.in_([DeliveryState.PENDING.value, DeliveryState.FAILED.value]),
-        )
-        .values(
-            state=DeliveryState.SENDING.value,
-            lease_until=now + timedelta(seconds=lease),
-            attempts=deliveries.c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(*_CLAIMED)
-    ).all()
-    return sorted((_delivery(row) for row in rows), key=lambda d: d.id)
+        if connection.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        rows = connection.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(due.scalar_subquery()), deliveries.c.state == state)
+            .values(
+                state=DeliveryState.SENDING.value,
+                lease_until=now + timedelta(seconds=lease),
+                attempts=deliveries.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*_CLAIMED)
+        ).all()
+        claimed.extend(_delivery(row) for row in rows)
+        if len(claimed) >= limit:
+            break
+    return sorted(claimed, key=lambda d: d.id)
 
 
 def reap(connection: Connection, *, now: datetime, idempotent: Collection[str]) -> tuple[int, int]:

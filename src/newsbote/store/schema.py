@@ -125,7 +125,7 @@ deliveries = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime()),
     UniqueConstraint("destination", "dedupe_key", "version", name="uq_deliveries_once"),
-    Index("ix_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_deliveries_due", "state", "next_attempt_at", "id"),
     Index("ix_deliveries_item", "item_id"),
 )
 
