@@ -131,7 +131,7 @@ class Store:
         self.engine.dispose()
 
 
-GROUP_SIZE = 200
+GROUP_SIZE = 100
 GROUP_DELAY = 0.005
 
 
