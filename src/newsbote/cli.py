@@ -32,7 +32,7 @@ from newsbote.fetch import Fetcher
 from newsbote.identify import canonical_url, identify, item_key
 from newsbote.opml import read_opml, write_opml
 from newsbote.parse import parse_feed
-from newsbote.pipeline import plan_items
+from newsbote.pipeline import PollReport, plan_items
 from newsbote.render import Renderer
 from newsbote.store import Store, open_store
 from newsbote.store.items import load_known
@@ -246,7 +246,7 @@ def run(
         store.close()
 
 
-async def _run_once(loaded: LoadedConfig, store: Store, force: bool) -> list:  # type: ignore[type-arg]
+async def _run_once(loaded: LoadedConfig, store: Store, force: bool) -> list[PollReport]:
     async with Service(loaded, store) as service:
         return await service.run_once(force=force)
 
