@@ -174,3 +174,14 @@ def test_concurrent_claims_on_postgresql_never_share_a_row(postgres_admin: str) 
         store.close()
         with pytest.raises(StopIteration):
             next(generator)
+
+
+def test_the_code_knows_the_newest_migration() -> None:
+    from newsbote.store.engine import HEAD_REVISION, alembic_head
+
+    assert alembic_head() == HEAD_REVISION
+
+
+def test_migrating_twice_is_harmless(store: Store) -> None:
+    store.migrate()
+    assert store.is_current()

@@ -6,10 +6,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -56,15 +52,36 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _alembic_config(connection: Any) -> AlembicConfig:
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config as AlembicConfig  # migrations only: not resident
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
+HEAD_REVISION = "0002"
+"""The newest migration; a test keeps it equal to Alembic's head."""
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    except SQLAlchemyError:
+        return None
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (creating it on a fresh database)."""
+    """Bring the schema to the newest revision (creating it on a fresh database).
+
+    An up-to-date database is recognised without loading Alembic (it would stay resident).
+    """
+    if _stored_revision(engine) == HEAD_REVISION:
+        return
+    from alembic import command
+
     try:
         with engine.begin() as connection:
             command.upgrade(_alembic_config(connection), "head")
@@ -74,7 +91,14 @@ def migrate(engine: Engine) -> None:
 
 def is_current(engine: Engine) -> bool:
     """Whether the database is at the newest schema revision."""
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
-    return current == head
+    return _stored_revision(engine) == HEAD_REVISION
+
+
+def alembic_head() -> str | None:
+    """The head revision as Alembic sees the migration scripts."""
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
