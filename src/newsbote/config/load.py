@@ -72,11 +72,11 @@ def parse_config(text: str, file: Path) -> LoadedConfig:
             line=int(line_match.group(1)) if line_match else None,
         ) from exc
     _apply_environment(raw)
+    _resolve_paths(raw, file.parent)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise _config_error(exc, text, file, Config) from None
-    config = _resolve_paths(config, file.parent)
     options = _check_references(config, text, file)
     return LoadedConfig(config=config, path=file, destination_options=options)
 
@@ -148,20 +148,26 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _resolve_paths(config: Config, base: Path) -> Config:
-    """Relative SQLite and file paths are relative to the config file, not the working dir."""
-    store = config.store
-    if store.startswith("sqlite:///") and not store.startswith("sqlite:////"):
+def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
+    """Relative SQLite and file paths are relative to the config file, not the working dir.
+
+    Done on the raw document, before validation, so no model is built twice.
+    """
+    store = raw.get("store")
+    if (
+        isinstance(store, str)
+        and store.startswith("sqlite:///")
+        and not store.startswith("sqlite:////")
+    ):
         relative = store[len("sqlite:///") :]
         if relative and relative != ":memory:":
-            store = "sqlite:///" + str((base / relative).resolve())
-    sources = []
-    for source in config.sources:
-        url = source.url
-        if "://" not in url:
-            url = str((base / url).resolve())
-        sources.append(source.model_copy(update={"url": url}))
-    return config.model_copy(update={"store": store, "sources": sources})
+            raw["store"] = "sqlite:///" + str((base / relative).resolve())
+    sources = raw.get("sources")
+    if isinstance(sources, list):
+        for source in sources:
+            url = source.get("url") if isinstance(source, dict) else None
+            if isinstance(url, str) and url and "://" not in url:
+                source["url"] = str((base / url).resolve())
 
 
 def _check_references(config: Config, text: str, file: Path) -> dict[str, BaseModel]:
