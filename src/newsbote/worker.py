@@ -17,7 +17,7 @@ from newsbote.fetch import Fetcher
 from newsbote.pipeline import Context, PollReport, poll_source
 from newsbote.render import Renderer
 from newsbote.store import Store
-from newsbote.store.sources import SourceState, claim_due, sync_sources
+from newsbote.store.sources import SourceState, claim_due, release, sync_sources
 
 log = logging.getLogger("newsbote.worker")
 
@@ -52,21 +52,26 @@ class Service:
         self.destinations = build_destinations(loaded, store)
         self._stop = asyncio.Event()
         self._work = asyncio.Event()
-        self._polls: set[asyncio.Task[PollReport]] = set()
-        self._limit = asyncio.Semaphore(self.config.service.concurrency)
+        self._polls: set[asyncio.Task[None]] = set()
+        self._queue: asyncio.Queue[tuple[SourceConfig, SourceState]] = asyncio.Queue()
 
     def stop(self) -> None:
         self._stop.set()
         self._work.set()
 
     async def __aenter__(self) -> Service:
-        # The store thread hands the GIL back after each statement; a shorter switch
-        # interval keeps it from queueing 5 ms behind the event loop every time.
+        # Store threads (PostgreSQL) hand the GIL back after each statement; a shorter
+        # switch interval keeps them from queueing 5 ms behind the event loop each time.
         sys.setswitchinterval(0.001)
         await self.store.run(sync_sources, self.config.sources, datetime.now(UTC))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        queued: list[int] = []
+        while not self._queue.empty():
+            queued.append(self._queue.get_nowait()[1].id)
+        if queued:  # leased but never started: free them for the next start or another worker
+            await self.store.run(release, queued)
         for task in list(self._polls):
             task.cancel()
         await asyncio.gather(*self._polls, return_exceptions=True)
@@ -80,17 +85,25 @@ class Service:
         claimed = await self.store.run(
             claim_due, list(enabled), datetime.now(UTC), SOURCE_LEASE, force=force
         )
-        return list(await asyncio.gather(*(self._poll(enabled[s.name], s) for s in claimed)))
+        pending = iter(claimed)
+        reports: list[PollReport] = []
+
+        async def worker() -> None:
+            # ``concurrency`` workers share one iterator: no task per source, however many
+            for state in pending:
+                reports.append(await self._poll(enabled[state.name], state))
+
+        await asyncio.gather(
+            *(worker() for _ in range(min(len(claimed), self.config.service.concurrency)))
+        )
+        return reports
 
     async def _poll(self, source: SourceConfig, state: SourceState) -> PollReport:
-        async with self._limit:
-            try:
-                report = await poll_source(self.context, source, state)
-            except Exception:
-                log.exception(
-                    "poll source=%s crashed; it will be retried after its lease", source.name
-                )
-                return PollReport(source.name, "crashed", error="internal error, see the log")
+        try:
+            report = await poll_source(self.context, source, state)
+        except Exception:
+            log.exception("poll source=%s crashed; it will be retried after its lease", source.name)
+            return PollReport(source.name, "crashed", error="internal error, see the log")
         metrics.POLLS.labels(report.status).inc()
         if report.recorded is not None and report.recorded.queued:
             self._work.set()
@@ -116,6 +129,10 @@ class Service:
 
     async def run_forever(self) -> None:
         """Poll and deliver until :meth:`stop` is called."""
+        for _ in range(self.config.service.concurrency):
+            task = asyncio.create_task(self._poller())
+            self._polls.add(task)
+            task.add_done_callback(self._polls.discard)
         await asyncio.gather(self._loop(self._schedule_round), self._loop(self._deliver_round))
 
     async def _loop(self, round_: Callable[[], Awaitable[None]]) -> None:
@@ -128,12 +145,24 @@ class Service:
                 await asyncio.wait_for(self._stop.wait(), TICK)
 
     async def _schedule_round(self) -> None:
+        """Lease only what the pollers can start soon: a source is not held for nothing."""
+        room = 2 * self.config.service.concurrency - self._queue.qsize()
+        if room <= 0:
+            return
         enabled = {s.name: s for s in self.config.sources if s.enabled}
-        claimed = await self.store.run(claim_due, list(enabled), datetime.now(UTC), SOURCE_LEASE)
+        claimed = await self.store.run(
+            claim_due, list(enabled), datetime.now(UTC), SOURCE_LEASE, limit=room
+        )
         for state in claimed:
-            task = asyncio.create_task(self._poll(enabled[state.name], state))
-            self._polls.add(task)
-            task.add_done_callback(self._polls.discard)
+            self._queue.put_nowait((enabled[state.name], state))
+
+    async def _poller(self) -> None:
+        while True:
+            source, state = await self._queue.get()
+            try:
+                await self._poll(source, state)
+            finally:
+                self._queue.task_done()
 
     async def _deliver_round(self) -> None:
         await self.deliver_all()

@@ -85,8 +85,10 @@ def claim_due(
     lease: float,
     *,
     force: bool = False,
+    limit: int | None = None,
 ) -> list[SourceState]:
-    """Lease the due, enabled sources among ``names``; another worker will not take them."""
+    """Lease the due, enabled sources among ``names`` (the most overdue first, at most
+    ``limit``); another worker will not take them."""
     if not names:
         return []
     due = and_(
@@ -96,6 +98,9 @@ def claim_due(
     )
     if not force:
         due = and_(due, or_(sources.c.next_check_at.is_(None), sources.c.next_check_at <= now))
+    if limit is not None:
+        oldest = select(sources.c.id).where(due).order_by(sources.c.next_check_at).limit(limit)
+        due = sources.c.id.in_(oldest.scalar_subquery())
     claimed = connection.execute(
         update(sources)
         .where(due)
@@ -180,6 +185,13 @@ def record_error(
     if disable:
         values["disabled_reason"] = message
     connection.execute(update(sources).where(sources.c.id == source_id).values(**values))
+
+
+def release(connection: Connection, source_ids: Sequence[int]) -> None:
+    """Give up the leases of sources that were claimed but not polled."""
+    connection.execute(
+        update(sources).where(sources.c.id.in_(list(source_ids))).values(lease_until=None)
+    )
 
 
 def enable(connection: Connection, name: str, now: datetime) -> bool:

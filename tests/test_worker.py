@@ -1,0 +1,53 @@
+"""The long-running service: bounded pollers, leases, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from newsbote.store import Store
+from newsbote.store.queries import source_rows
+from newsbote.store.sources import claim_due, sync_sources
+from newsbote.worker import Service
+from tests.helpers import board_count, load, write_config
+from tests.servers import FeedServer, rss
+
+
+async def test_service_polls_posts_and_stops_cleanly(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    for n in range(5):
+        feed_server.set(f"/f{n}.xml", rss([(f"g{n}", f"https://example.org/{n}", f"Artikel {n}")]))
+    sources = [
+        {"name": f"s{n}", "url": feed_server.url(f"/f{n}.xml"), "allow_private": True}
+        for n in range(5)
+    ]
+    loaded = load(write_config(tmp_path, store_url, sources, extra="[service]\nconcurrency = 2"))
+    async with Service(loaded, store) as service:
+        running = asyncio.create_task(service.run_forever())
+        for _ in range(100):
+            if board_count(store) == 5:
+                break
+            await asyncio.sleep(0.1)
+        service.stop()
+        await asyncio.wait_for(running, 10)
+    assert board_count(store) == 5
+    rows = store.call(source_rows)
+    assert all(row.lease_until is None for row in rows)
+    assert all(row.next_check_at > datetime.now(UTC) + timedelta(minutes=10) for row in rows)
+
+
+def test_claims_take_the_most_overdue_first_and_respect_the_limit(
+    store: Store, tmp_path: Path
+) -> None:
+    sources = [{"name": f"s{n}", "url": f"https://example.org/{n}.xml"} for n in range(6)]
+    loaded = load(write_config(tmp_path, "sqlite:///unused.db", sources))
+    now = datetime.now(UTC)
+    store.call(sync_sources, loaded.config.sources, now - timedelta(hours=1))
+    names = [s.name for s in loaded.config.sources]
+    first = store.call(claim_due, names, now, 60.0, limit=4)
+    second = store.call(claim_due, names, now, 60.0, limit=4)
+    third = store.call(claim_due, names, now, 60.0, limit=4)
+    assert len(first) == 4 and len(second) == 2 and third == []
+    assert {s.name for s in first} | {s.name for s in second} == set(names)
