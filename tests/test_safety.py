@@ -106,3 +106,26 @@ def test_feed_html_cannot_carry_script(payload: str) -> None:
         "<svg",
     ):
         assert needle not in lowered
+
+
+def test_unsanitized_entries_are_sanitized_before_storage_or_rendering() -> None:
+    from newsbote.config import BotConfig
+    from newsbote.identify import to_item
+    from newsbote.render import RenderContext, Renderer
+    from newsbote.types import Markup
+
+    document = (
+        '<rss version="2.0"><channel><title>t</title><item><guid>1</guid><title>x</title>'
+        "<description>&lt;p onclick=x&gt;Hi&lt;script&gt;alert(1)&lt;/script&gt;&lt;/p&gt;</description>"
+        "</item></channel></rss>"
+    ).encode()
+    raw = parse_feed(document, "https://example.org/feed", sanitize=False).entries[0]
+    assert not raw.sanitized and "<script" in raw.content_html
+    message = Renderer().render(
+        to_item("s", raw),
+        destination="board",
+        markup=Markup.HTML,
+        context=RenderContext(bot=BotConfig(), language="de", source_title="t"),
+    )
+    assert "<script" not in message.body and "onclick" not in message.body
+    assert "Hi" in message.body

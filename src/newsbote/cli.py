@@ -32,7 +32,7 @@ from newsbote.fetch import Fetcher
 from newsbote.identify import canonical_url, identify, item_key
 from newsbote.opml import read_opml, write_opml
 from newsbote.parse import parse_feed
-from newsbote.pipeline import PollReport, plan_items
+from newsbote.pipeline import PollReport, plan_items, sanitize_verdicts
 from newsbote.render import Renderer
 from newsbote.store import Store, open_store
 from newsbote.store.items import load_known
@@ -433,7 +433,7 @@ async def _preview(loaded: LoadedConfig, name: str, limit: int) -> None:
         fetched = await fetcher.fetch(
             state.url if state else source.url, allow_private=source.allow_private
         )
-    feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type)
+    feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type, sanitize=False)
     entries = feed.entries[:limit]
     known = (
         store.call(
@@ -448,7 +448,7 @@ async def _preview(loaded: LoadedConfig, name: str, limit: int) -> None:
     store.close()
     from newsbote.identify import Known
 
-    verdicts = identify(name, entries, known or Known())
+    verdicts = sanitize_verdicts(identify(name, entries, known or Known()))
     plans = plan_items(
         verdicts,
         source=source,

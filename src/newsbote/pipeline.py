@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from newsbote.config.schema import Config, FirstRun, SourceConfig
 from newsbote.deliver import destination_kinds
 from newsbote.enrich.fulltext import extract_article, looks_like_teaser, prefer_page, without_title
-from newsbote.enrich.sanitize import plain_text
+from newsbote.enrich.sanitize import plain_text, sanitize_entry
 from newsbote.enrich.teaser import teaser_from_text
 from newsbote.errors import FetchError, ParseError, RenderError
 from newsbote.fetch import Fetcher, next_check
@@ -92,10 +92,10 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         log.info("poll source=%s status=304", source.name)
         return PollReport(source.name, "not-modified", 304)
     try:
-        feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type)
+        feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type, sanitize=False)
     except ParseError as exc:
         return await _record_failure(ctx, source, state, now, str(exc), fetched.status, None)
-    verdicts = await _identify(ctx, state, source.name, feed)
+    verdicts = sanitize_verdicts(await _identify(ctx, state, source.name, feed))
     verdicts = await _full_text(ctx, source, verdicts, first_run_done=state.first_run_done)
     plans = plan_items(
         verdicts,
@@ -118,6 +118,17 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         recorded.queued,
     )
     return PollReport(source.name, "ok", fetched.status, len(feed.entries), recorded)
+
+
+def sanitize_verdicts(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """Sanitize the entries that go on (new, changed, renamed); unchanged ones are dropped
+    unread, so a poll where one entry is new costs one sanitizing, not twenty."""
+    return [
+        verdict
+        if verdict.outcome is Outcome.UNCHANGED
+        else replace(verdict, item=replace(verdict.item, entry=sanitize_entry(verdict.item.entry)))
+        for verdict in verdicts
+    ]
 
 
 async def _identify(ctx: Context, state: SourceState, name: str, feed: ParsedFeed) -> list[Verdict]:

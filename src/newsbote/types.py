@@ -52,6 +52,11 @@ class Entry:
     image: str | None = None
     text: str = ""
     """The visible text of ``content_html``, whitespace collapsed (derived once, at parse)."""
+    base: str | None = None
+    """The URL relative links in the content are relative to."""
+    sanitized: bool = True
+    """False for an entry straight from the feed (``parse_feed(..., sanitize=False)``):
+    its HTML is the publisher's and must pass ``enrich.sanitize_entry`` before use."""
 
     @property
     def plain(self) -> str:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
 import nh3
+
+from newsbote.types import Entry
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details",
@@ -48,6 +51,7 @@ _BLOCK_TAG = re.compile(
     re.I,
 )
 _TAG = re.compile(r"<[^>]*>")
+_INVISIBLE = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
 _SAFE_URL = re.compile(r"[^\s\"<>&]*(?:&amp;[^\s\"<>&]*)*")
 _URL_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
 _IFRAME = re.compile(
@@ -159,6 +163,34 @@ def _drop_tracking_pixel(match: re.Match[str]) -> str:
     attributes = dict(_ATTRIBUTE.findall(tag))
     src = html.unescape(attributes.get("src", ""))
     return "" if is_tracking_pixel(src, attributes.get("width"), attributes.get("height")) else tag
+
+
+def sanitize_entry(entry: Entry) -> Entry:
+    """``entry`` with safe HTML, its visible text and its lead image (a no-op when done)."""
+    if entry.sanitized:
+        return entry
+    content = sanitize_html(entry.content_html, entry.base)
+    if entry.summary_html == entry.content_html:
+        summary = content
+    elif "<" in entry.summary_html:
+        summary = sanitize_html(entry.summary_html, entry.base)
+    else:
+        summary = html.escape(entry.summary_html)  # plain text (often a parser-made excerpt)
+    return replace(
+        entry,
+        content_html=content,
+        summary_html=summary,
+        text=plain_text(content),
+        image=entry.image or first_image(content),
+        sanitized=True,
+    )
+
+
+def raw_text(fragment: str) -> str:
+    """The visible text of unsanitized HTML, for change detection (scripts and styles skipped)."""
+    if "<" not in fragment:
+        return " ".join(html.unescape(fragment).split())
+    return plain_text(_INVISIBLE.sub(" ", fragment))
 
 
 def has_relative_urls(fragment: str) -> bool:

@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -23,11 +24,11 @@ from urllib.parse import urljoin
 import fastfeedparser
 
 from newsbote.enrich.sanitize import (
-    first_image,
     has_relative_urls,
     is_tracking_pixel,
     plain_text,
-    sanitize_html,
+    raw_text,
+    sanitize_entry,
 )
 from newsbote.errors import ParseError
 from newsbote.parse.decode import decode_text, prepare_xml
@@ -39,7 +40,21 @@ _TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.I)
 _IMAGE_TYPES = ("image/",)
 
 
-def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
+def parse_feed(
+    body: bytes, url: str, content_type: str = "", *, sanitize: bool = True
+) -> ParsedFeed:
+    """Parse a fetched document; raises :class:`ParseError` naming ``url`` when unusable.
+
+    With ``sanitize=False`` the entries keep the publisher's HTML (``Entry.sanitized``
+    is False): the pipeline sanitizes only the entries that are new or changed.
+    """
+    feed = _parse(body, url, content_type)
+    if not sanitize:
+        return feed
+    return replace(feed, entries=tuple(sanitize_entry(entry) for entry in feed.entries))
+
+
+def _parse(body: bytes, url: str, content_type: str) -> ParsedFeed:
     """Parse a fetched document; raises :class:`ParseError` naming ``url`` when unusable."""
     if not body.strip():
         raise ParseError(url, "the document is empty")
@@ -175,20 +190,15 @@ def _content(entry: Mapping[str, Any]) -> tuple[str, str | None]:
 
 
 def _entry(entry: Mapping[str, Any], feed_base: str, iso: bool) -> Entry:
+    """The entry as the publisher wrote it; :func:`sanitize_entry` makes it safe."""
     link = _absolute(entry.get("link"), feed_base)
     content_html, content_base = _content(entry)
     summary = str(entry.get("summary") or entry.get("description") or "")
     base = _absolute(content_base, feed_base) if content_base else feed_base
     if link and not content_base and has_relative_urls(content_html or summary):
         base = link  # relative URLs in an item are relative to the article, not the feed
-    content = sanitize_html(content_html or summary, base)
+    content = content_html or summary
     distinct = summary and content_html and summary.strip() != content_html.strip()
-    if not distinct:
-        summary_html = content
-    elif "<" in summary:
-        summary_html = sanitize_html(summary, base)
-    else:
-        summary_html = html.escape(summary)  # plain text (often a parser-made excerpt)
     guid = entry.get("id") or entry.get("guid")
     tags = entry.get("tags") or []
     categories = tuple(
@@ -203,13 +213,15 @@ def _entry(entry: Mapping[str, Any], feed_base: str, iso: bool) -> Entry:
         link=link,
         title=_text(entry.get("title")),
         content_html=content,
-        summary_html=summary_html,
+        summary_html=summary if distinct else content,
         author=_text(entry.get("author")) or None,
         published=_date(entry, "published", iso) or _date(entry, "updated", iso),
         updated=_date(entry, "updated", iso),
         categories=categories,
-        image=_image(entry, link or feed_base) or first_image(content),
-        text=plain_text(content),
+        image=_image(entry, link or feed_base),
+        text=raw_text(content),
+        base=base,
+        sanitized=False,
     )
 
 

@@ -17,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup as SafeHTML
 
 from newsbote.config.schema import BotConfig
-from newsbote.enrich.sanitize import plain_text
+from newsbote.enrich.sanitize import plain_text, sanitize_entry
 from newsbote.errors import RenderError
 from newsbote.render.limits import Measure, fit
 from newsbote.types import Item, Markup, Message
@@ -107,7 +107,7 @@ class Renderer:
     ) -> Message:
         """The item as ``destination`` gets it: in its ``markup``, within its ``limit``."""
         compiled = self._template(template, context.language)
-        entry = item.entry
+        entry = sanitize_entry(item.entry)  # nothing unsanitized is ever rendered
         variables = {
             "title": entry.title,
             # sanitized by nh3 when parsed: safe to insert as HTML
