@@ -115,10 +115,10 @@ def test_unsanitized_entries_are_sanitized_before_storage_or_rendering() -> None
     from newsbote.types import Markup
 
     document = (
-        '<rss version="2.0"><channel><title>t</title><item><guid>1</guid><title>x</title>'
-        "<description>&lt;p onclick=x&gt;Hi&lt;script&gt;alert(1)&lt;/script&gt;&lt;/p&gt;</description>"
-        "</item></channel></rss>"
-    ).encode()
+        b'<rss version="2.0"><channel><title>t</title><item><guid>1</guid><title>x</title>'
+        b"<description>&lt;p onclick=x&gt;Hi&lt;script&gt;alert(1)&lt;/script&gt;&lt;/p&gt;</description>"
+        b"</item></channel></rss>"
+    )
     raw = parse_feed(document, "https://example.org/feed", sanitize=False).entries[0]
     assert not raw.sanitized and "<script" in raw.content_html
     message = Renderer().render(
