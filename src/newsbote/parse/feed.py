@@ -55,7 +55,6 @@ def parse_feed(
 
 
 def _parse(body: bytes, url: str, content_type: str) -> ParsedFeed:
-    """Parse a fetched document; raises :class:`ParseError` naming ``url`` when unusable."""
     if not body.strip():
         raise ParseError(url, "the document is empty")
     stripped = body.lstrip()
