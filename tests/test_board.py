@@ -103,4 +103,12 @@ async def test_health_and_metrics(
 ) -> None:
     client = await _board(feed_server, store, store_url, tmp_path, 1)
     assert client.get("/healthz").json()["status"] == "ok"
-    assert "newsbote_polls_total" in client.get("/metrics").text
+    text = client.get("/metrics").text
+    import re
+
+    polled = re.search(r'newsbote_polls_total\{result="ok"\} (\d+)', text)
+    delivered = re.search(
+        r'newsbote_deliveries_total\{destination="board",result="sent"\} (\d+)', text
+    )
+    assert polled and int(polled.group(1)) >= 1
+    assert delivered and int(delivered.group(1)) >= 1

@@ -104,7 +104,7 @@ class Service:
         except Exception:
             log.exception("poll source=%s crashed; it will be retried after its lease", source.name)
             return PollReport(source.name, "crashed", error="internal error, see the log")
-        metrics.POLLS.labels(report.status).inc()
+        metrics.count_poll(report.status)
         if report.recorded is not None and report.recorded.queued:
             self._work.set()
         return report
@@ -115,9 +115,9 @@ class Service:
         while True:
             outcomes = await deliver_due(self.store, self.destinations)
             for outcome in outcomes:
-                metrics.DELIVERIES.labels(
+                metrics.count_delivery(
                     outcome.delivery.destination, "sent" if outcome.receipt else "error"
-                ).inc()
+                )
             attempted += len(outcomes)
             if not outcomes:
                 return attempted

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import tomlkit
-from tomlkit.items import AoT, Table
+if TYPE_CHECKING:
+    import tomlkit
 
 from newsbote.errors import ConfigError
 
 
 def _document(path: Path) -> tomlkit.TOMLDocument:
+    import tomlkit  # 4.5 MB: loaded only when the config file is edited
+
     try:
         return tomlkit.parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -23,7 +26,10 @@ def _document(path: Path) -> tomlkit.TOMLDocument:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
 
 
-def _sources(document: tomlkit.TOMLDocument) -> AoT:
+def _sources(document: tomlkit.TOMLDocument) -> Any:
+    import tomlkit
+    from tomlkit.items import AoT
+
     sources = document.get("sources")
     if sources is not None and not isinstance(sources, AoT) and len(sources) == 0:
         del document["sources"]  # the last source was removed; tomlkit keeps an empty array
@@ -56,6 +62,8 @@ def add_source(
     first_run: int | str | None = None,
 ) -> str:
     """Append a ``[[sources]]`` block for ``url``; return its name. Refuses duplicates."""
+    import tomlkit
+
     document = _document(path)
     sources = _sources(document)
     taken = {str(t.get("name")) for t in sources}
@@ -81,6 +89,8 @@ def add_source(
 
 def remove_source(path: Path, url_or_name: str) -> str:
     """Remove the source with that URL or name; return its name."""
+    import tomlkit
+
     document = _document(path)
     sources = _sources(document)
     for index, table in enumerate(sources):
@@ -95,6 +105,8 @@ def remove_source(path: Path, url_or_name: str) -> str:
 
 def _drop_route_references(document: tomlkit.TOMLDocument, name: str) -> None:
     """Take the removed source out of routes; a route left with no source goes too."""
+    from tomlkit.items import AoT, Table
+
     routes = document.get("routes")
     if not isinstance(routes, AoT):
         return

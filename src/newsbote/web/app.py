@@ -17,10 +17,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
 from newsbote import __version__
+from newsbote import metrics as metrics_collector
 from newsbote.config import Config
 from newsbote.enrich import make_teaser
 from newsbote.render import format_date
@@ -43,6 +44,8 @@ def create_app(config: Config, store: Store) -> FastAPI:
     templates.env.filters["date"] = lambda value: format_date(value, config.language)
     templates.env.filters["safe_html"] = Markup
     templates.env.filters["excerpt"] = lambda body: make_teaser(MORE_LINK.sub("", body), 280)
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(metrics_collector.Collector())
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     boards = [d.name for d in config.destinations if d.kind == "board"]
     board_name = boards[0] if boards else "board"
@@ -101,6 +104,6 @@ def create_app(config: Config, store: Store) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
