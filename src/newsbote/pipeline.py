@@ -95,7 +95,12 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type, sanitize=False)
     except ParseError as exc:
         return await _record_failure(ctx, source, state, now, str(exc), fetched.status, None)
+    # What stays alive while this poll waits for the store is what is still needed:
+    # neither the body nor the publisher's HTML (thousands of polls run at once).
+    fetched = replace(fetched, body=b"")
+    entries = len(feed.entries)
     verdicts = sanitize_verdicts(await _identify(ctx, state, source.name, feed))
+    feed = replace(feed, entries=())
     verdicts = await _full_text(ctx, source, verdicts, first_run_done=state.first_run_done)
     plans = plan_items(
         verdicts,
@@ -112,23 +117,29 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         "poll source=%s status=%s entries=%d new=%d changed=%d queued=%d",
         source.name,
         fetched.status,
-        len(feed.entries),
+        entries,
         recorded.new_items,
         recorded.changed_items,
         recorded.queued,
     )
-    return PollReport(source.name, "ok", fetched.status, len(feed.entries), recorded)
+    return PollReport(source.name, "ok", fetched.status, entries, recorded)
 
 
 def sanitize_verdicts(verdicts: Sequence[Verdict]) -> list[Verdict]:
     """Sanitize the entries that go on (new, changed, renamed); unchanged ones are dropped
     unread, so a poll where one entry is new costs one sanitizing, not twenty."""
     return [
-        verdict
+        _forget_content(verdict)
         if verdict.outcome is Outcome.UNCHANGED
         else replace(verdict, item=replace(verdict.item, entry=sanitize_entry(verdict.item.entry)))
         for verdict in verdicts
     ]
+
+
+def _forget_content(verdict: Verdict) -> Verdict:
+    """An unchanged entry's HTML is never read again: drop it (it is unsanitized, too)."""
+    entry = replace(verdict.item.entry, content_html="", summary_html="", text="", sanitized=True)
+    return replace(verdict, item=replace(verdict.item, entry=entry))
 
 
 async def _identify(ctx: Context, state: SourceState, name: str, feed: ParsedFeed) -> list[Verdict]:
