@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from newsbote.types import Entry, Item, KeyKind, Outcome, Verdict
@@ -25,6 +26,7 @@ TRACKING_PARAMETERS = re.compile(
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@lru_cache(maxsize=8192)
 def canonical_url(url: str | None) -> str | None:
     """A URL normalized for comparison.
 

@@ -51,7 +51,9 @@ _BLOCK_TAG = re.compile(
     re.I,
 )
 _TAG = re.compile(r"<[^>]*>")
-_INVISIBLE = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
+_INVISIBLE = re.compile(
+    r"<(script|style|noscript|template|iframe|object|embed|svg|math)\b.*?</\1\s*>", re.I | re.S
+)
 _SAFE_URL = re.compile(r"[^\s\"<>&]*(?:&amp;[^\s\"<>&]*)*")
 _URL_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
 _IFRAME = re.compile(
@@ -180,7 +182,9 @@ def sanitize_entry(entry: Entry) -> Entry:
         entry,
         content_html=content,
         summary_html=summary,
-        text=plain_text(content),
+        # the publisher's visible text, read at parse time, is the sanitized text too
+        # (what sanitizing drops, scripts, styles, embeds, raw_text skips as well)
+        text=entry.text or plain_text(content),
         image=entry.image or first_image(content),
         sanitized=True,
     )

@@ -52,14 +52,31 @@ def bulk_insert(
     dialect = connection.dialect
     sql, order, processors = _statement(dialect, table, tuple(rows[0]), ignore_conflicts)
     pairs = list(zip(order, processors, strict=True))
+    seen: dict[Any, Any] = {}
+
+    def once(process: Callable[[Any], Any], value: Any) -> Any:
+        # the same timestamp (this poll's "now") recurs in every row: convert it once
+        if value is None:
+            return None
+        converted = seen.get(value, seen)
+        if converted is seen:
+            converted = seen[value] = process(value)
+        return converted
+
     if dialect.positional:
         params: list[Any] = [
-            tuple(row[name] if process is None else process(row[name]) for name, process in pairs)
+            tuple(
+                row[name] if process is None else once(process, row[name])
+                for name, process in pairs
+            )
             for row in rows
         ]
     else:
         params = [
-            {name: row[name] if process is None else process(row[name]) for name, process in pairs}
+            {
+                name: row[name] if process is None else once(process, row[name])
+                for name, process in pairs
+            }
             for row in rows
         ]
     connection.exec_driver_sql(sql, params)
