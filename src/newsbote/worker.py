@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -64,6 +65,9 @@ class Service:
         # switch interval keeps them from queueing 5 ms behind the event loop each time.
         sys.setswitchinterval(0.001)
         await self.store.run(sync_sources, self.config.sources, datetime.now(UTC))
+        # What exists now (modules, config, templates) lives as long as the service:
+        # the cyclic collector need not walk it again on every full collection.
+        gc.freeze()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
