@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from typing import Self
 
 from aiohttp import web
 
@@ -44,7 +45,7 @@ class FeedServer:
         self._thread = threading.Thread(target=self._serve, name="feed-server", daemon=True)
         self.port = 0
 
-    def start(self) -> FeedServer:
+    def start(self) -> Self:
         self._thread.start()
         self._ready.wait(10)
         return self
@@ -121,3 +122,62 @@ def rss(items: list[tuple[str, str, str]], *, title: str = "Testfeed", extra: st
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
         f"<title>{title}</title><link>https://example.org/</link>{extra}{entries}</channel></rss>"
     )
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+class WebhookReceiver(FeedServer):
+    """A webhook endpoint like a careful receiver writes one: it verifies the signature
+    and dedupes by Idempotency-Key. ``fail`` holds statuses to answer before succeeding."""
+
+    def __init__(self, secret: bytes) -> None:
+        super().__init__()
+        self.secret = secret
+        self.received: list[Received] = []
+        self.posts: dict[str, dict[str, object]] = {}
+        self.fail: list[tuple[int, dict[str, str]]] = []
+
+    def _serve(self) -> None:  # same server, one POST route
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_route("POST", "/hook", self._hook)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = int(self._runner.addresses[0][1])
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _hook(self, request: web.Request) -> web.StreamResponse:
+        import hmac as hmac_module
+        import json
+
+        body = await request.read()
+        self.received.append(Received(dict(request.headers), body))
+        timestamp = request.headers.get("X-Newsbote-Timestamp", "")
+        expected = (
+            "sha256="
+            + hmac_module.new(
+                self.secret, timestamp.encode() + b"." + body, hashlib.sha256
+            ).hexdigest()
+        )
+        if not hmac_module.compare_digest(
+            expected, request.headers.get("X-Newsbote-Signature", "")
+        ):
+            return web.json_response({"error": "bad signature"}, status=401)
+        if self.fail:
+            status, headers = self.fail.pop(0)
+            return web.json_response({"error": "try later"}, status=status, headers=headers)
+        key = request.headers["Idempotency-Key"]
+        payload = json.loads(body)
+        if payload["action"] == "edit":
+            self.posts[payload["remote_id"]].update(payload)
+            return web.json_response({"id": payload["remote_id"]})
+        if key not in self.posts:
+            self.posts[key] = payload
+        return web.json_response({"id": key, "url": f"https://receiver.example/{len(self.posts)}"})

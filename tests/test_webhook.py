@@ -1,0 +1,163 @@
+"""The webhook destination against a local receiver that verifies signatures and dedupes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from newsbote.store import Store
+from newsbote.store.schema import deliveries
+from tests.helpers import load, run_once, write_config
+from tests.servers import FeedServer, WebhookReceiver, rss
+
+SECRET = "geheim-und-lang"
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    server = WebhookReceiver(SECRET.encode()).start()
+    yield server
+    server.stop()
+
+
+def config(
+    tmp_path: Path,
+    store_url: str,
+    feed_server: FeedServer,
+    receiver: WebhookReceiver,
+    **extra: object,
+) -> Path:
+    path = write_config(
+        tmp_path,
+        store_url,
+        [
+            {
+                "name": "blog",
+                "url": feed_server.url("/feed.xml"),
+                "allow_private": True,
+                "first_run": "all",
+            }
+        ],
+        routes=[{"sources": ["*"], "destinations": ["hook"], **extra}],
+    )
+    text = path.read_text() + (
+        f'\n[[destinations]]\nname = "hook"\nkind = "webhook"\nurl = "{receiver.url("/hook")}"\n'
+        'secret_env = "NEWSBOTE_TEST_HOOK_SECRET"\nallow_private = true\n'
+    )
+    path.write_text(text)
+    return path
+
+
+def states(store: Store) -> list[str]:
+    return store.call(
+        lambda c: [r.state for r in c.execute(select(deliveries).order_by(deliveries.c.id))]
+    )
+
+
+async def test_posts_are_signed_json_with_html_and_text(
+    feed_server: FeedServer, receiver: WebhookReceiver, store: Store, store_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NEWSBOTE_TEST_HOOK_SECRET", SECRET)
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Erster Artikel")]))
+    await run_once(load(config(tmp_path, store_url, feed_server, receiver)), store)
+    assert states(store) == ["sent"]
+    (post,) = receiver.posts.values()
+    assert post["title"] == "Erster Artikel"
+    assert "zum Artikel…" in str(post["html"]) and "(https://example.org/1)" in str(post["text"])
+    assert post["bot"] == {"name": "News-Bote", "title": "Ich bring die Post"}
+    assert receiver.received[0].headers["Idempotency-Key"].startswith("newsbote-hook-")
+    remote = store.call(lambda c: c.execute(select(deliveries.c.remote_url)).scalar_one())
+    assert remote == "https://receiver.example/1"
+
+
+async def test_server_errors_are_retried_with_the_same_key_and_post_once(
+    feed_server: FeedServer, receiver: WebhookReceiver, store: Store, store_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NEWSBOTE_TEST_HOOK_SECRET", SECRET)
+    receiver.fail = [(503, {"Retry-After": "1"})]
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Artikel")]))
+    loaded = load(config(tmp_path, store_url, feed_server, receiver))
+    await run_once(loaded, store)
+    assert states(store) == ["failed"]
+    store.call(
+        lambda c: c.execute(
+            deliveries.update().values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    )
+    await run_once(loaded, store)
+    assert states(store) == ["sent"]
+    keys = {r.headers["Idempotency-Key"] for r in receiver.received}
+    assert len(receiver.received) == 2 and len(keys) == 1
+    assert len(receiver.posts) == 1
+
+
+async def test_client_errors_are_permanent_and_a_missing_secret_is_named(
+    feed_server: FeedServer, receiver: WebhookReceiver, store: Store, store_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NEWSBOTE_TEST_HOOK_SECRET", "wrong-secret")
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Artikel")]))
+    loaded = load(config(tmp_path, store_url, feed_server, receiver))
+    await run_once(loaded, store)
+    assert states(store) == ["dead"]
+    error = store.call(lambda c: c.execute(select(deliveries.c.last_error)).scalar_one())
+    assert "HTTP 401" in error
+    monkeypatch.delenv("NEWSBOTE_TEST_HOOK_SECRET")
+    from newsbote.worker import build_destinations
+
+    with pytest.raises(Exception, match="NEWSBOTE_TEST_HOOK_SECRET is not set"):
+        await build_destinations(loaded, store)["hook"].check()
+
+
+async def test_changed_articles_are_sent_as_edits(
+    feed_server: FeedServer, receiver: WebhookReceiver, store: Store, store_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NEWSBOTE_TEST_HOOK_SECRET", SECRET)
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Artikel")]))
+    loaded = load(config(tmp_path, store_url, feed_server, receiver, update="edit"))
+    await run_once(loaded, store)
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Artikel (korrigiert)")]))
+    await run_once(loaded, store)
+    assert states(store) == ["sent", "sent"]
+    (post,) = receiver.posts.values()
+    assert post["title"] == "Artikel (korrigiert)" and post["action"] == "edit"
+
+
+def test_webhook_url_must_be_http(tmp_path: Path) -> None:
+    from newsbote.errors import ConfigError
+
+    path = write_config(tmp_path, "sqlite:///x.db", [])
+    path.write_text(
+        path.read_text() + '\n[[destinations]]\nname = "hook"\nkind = "webhook"\nurl = "ftp://x"\n'
+    )
+    with pytest.raises(ConfigError, match="expected an http"):
+        load(path)
+
+
+async def test_private_webhook_addresses_are_refused_without_a_request(
+    store: Store, tmp_path: Path
+) -> None:
+    from newsbote.errors import DeliveryError
+    from newsbote.outbox import Delivery
+    from newsbote.types import Markup, Message
+    from newsbote.worker import build_destinations
+
+    path = write_config(tmp_path, "sqlite:///x.db", [])
+    path.write_text(
+        path.read_text()
+        + '\n[[destinations]]\nname = "hook"\nkind = "webhook"\nurl = "http://10.0.0.1/hook"\n'
+    )
+    hook = build_destinations(load(path), store)["hook"]
+    message = Message(destination="hook", title="t", body="<p>b</p>", link=None, markup=Markup.HTML)
+    delivery = Delivery(1, 1, "hook", "k", 1, "post", 1, message)
+    with pytest.raises(DeliveryError, match=r"non-public address 10\.0\.0\.1") as caught:
+        await hook.send(delivery)
+    assert caught.value.permanent
+    await hook.close()
