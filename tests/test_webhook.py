@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,7 +71,7 @@ async def test_posts_are_signed_json_with_html_and_text(
     assert post["title"] == "Erster Artikel"
     assert "zum Artikel…" in str(post["html"]) and "(https://example.org/1)" in str(post["text"])
     assert post["bot"] == {"name": "News-Bote", "title": "Ich bring die Post"}
-    assert receiver.received[0].headers["Idempotency-Key"].startswith("newsbote-hook-")
+    assert re.fullmatch(r"newsbote-[0-9a-f]{32}", receiver.received[0].headers["Idempotency-Key"])
     remote = store.call(lambda c: c.execute(select(deliveries.c.remote_url)).scalar_one())
     assert remote == "https://receiver.example/1"
 

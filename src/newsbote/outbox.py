@@ -16,6 +16,7 @@ and waits for the operator; it is never re-sent blindly.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -48,8 +49,15 @@ class Delivery:
 
     @property
     def idempotency_key(self) -> str:
-        """Stable across retries and crashes: the same row always sends the same key."""
-        return f"newsbote-{self.destination}-{self.dedupe_key}-v{self.version}"
+        """Stable across retries and crashes: the same row always sends the same key.
+
+        A digest, so it is ASCII and short whatever the article's key (headers
+        and vendor APIs limit both).
+        """
+        digest = hashlib.blake2b(
+            f"{self.destination}\n{self.dedupe_key}\n{self.version}".encode(), digest_size=16
+        ).hexdigest()
+        return f"newsbote-{digest}"
 
 
 _CLAIMED = [
