@@ -53,7 +53,7 @@ class FeedServer:
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", self._handle)
+        self._add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -61,6 +61,9 @@ class FeedServer:
         self.port = int(self._runner.addresses[0][1])
         self._ready.set()
         self._loop.run_forever()
+
+    def _add_routes(self, app: web.Application) -> None:
+        app.router.add_route("GET", "/{tail:.*}", self._handle)
 
     def stop(self) -> None:
         async def shutdown() -> None:
@@ -141,17 +144,8 @@ class WebhookReceiver(FeedServer):
         self.posts: dict[str, dict[str, object]] = {}
         self.fail: list[tuple[int, dict[str, str]]] = []
 
-    def _serve(self) -> None:  # same server, one POST route
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("POST", "/hook", self._hook)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = int(self._runner.addresses[0][1])
-        self._ready.set()
-        self._loop.run_forever()
 
     async def _hook(self, request: web.Request) -> web.StreamResponse:
         import hmac as hmac_module
