@@ -118,3 +118,67 @@ def test_run_names_a_taken_port(configured: Path) -> None:
         code, output = invoke("run", "-c", str(configured))
     assert code == 2
     assert f"cannot listen on 127.0.0.1:{port} for the web server ([web] port)" in output
+
+
+def test_operator_controls_the_ledger(
+    configured: Path, feed_server: FeedServer, store_url: str
+) -> None:
+    from sqlalchemy import update
+
+    from newsbote.store import open_store
+    from newsbote.store.schema import deliveries
+
+    configured.write_text(
+        configured.read_text().replace('name = "blog"', 'name = "blog"\nfirst_run = "all"')
+    )
+    assert invoke("run", "--once", "-c", str(configured))[0] == 0
+    code, output = invoke("deliveries", "-c", str(configured), "--state", "sent")
+    assert code == 0 and "Zweiter" in output and "Erster" in output
+
+    store = open_store(store_url)
+    try:
+        store.call(
+            lambda c: c.execute(
+                update(deliveries).where(deliveries.c.id == 1).values(state="unknown")
+            )
+        )
+        store.call(
+            lambda c: c.execute(
+                update(deliveries)
+                .where(deliveries.c.id == 2)
+                .values(state="dead", last_error="HTTP 403")
+            )
+        )
+        code, output = invoke(
+            "resolve", "1", "--sent", "https://board.example/t/1", "-c", str(configured)
+        )
+        assert code == 0 and "resolved as sent" in output
+        assert (
+            invoke("resolve", "1", "--not-sent", "-c", str(configured))[0] == 2
+        )  # no longer unknown
+        code, output = invoke("deliveries", "-c", str(configured), "--state", "dead")
+        assert "HTTP 403" in output
+        code, output = invoke("retry", "--dead", "-c", str(configured))
+        assert code == 0 and "1 delivery(ies) queued again" in output
+        states = store.call(
+            lambda c: dict(
+                c.execute(
+                    deliveries.select().with_only_columns(deliveries.c.id, deliveries.c.state)
+                ).all()
+            )
+        )
+        assert states == {1: "sent", 2: "pending"}
+        code, output = invoke("skip", "2", "-c", str(configured))
+        assert code == 0 and "1 delivery(ies) skipped" in output
+        assert (
+            store.call(
+                lambda c: c.execute(
+                    deliveries.select()
+                    .with_only_columns(deliveries.c.state)
+                    .where(deliveries.c.id == 2)
+                ).scalar_one()
+            )
+            == "skipped"
+        )
+    finally:
+        store.close()

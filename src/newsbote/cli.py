@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -490,6 +490,93 @@ async def _preview(loaded: LoadedConfig, name: str, limit: int) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
+
+
+@app.command()
+def deliveries(
+    config: ConfigOption = None,
+    state: Annotated[
+        str | None, typer.Option(help="pending, sending, sent, failed, dead, unknown, skipped")
+    ] = None,
+    destination: Annotated[str | None, typer.Option(help="only this destination")] = None,
+    source: Annotated[str | None, typer.Option(help="only items of this source")] = None,
+    limit: Annotated[int, typer.Option(help="how many, newest first")] = 50,
+) -> None:
+    """List the delivery ledger (filter by state, destination, source)."""
+    loaded = _load(config)
+    store = _store(loaded)
+    try:
+        rows = store.call(
+            outbox.listing, state=state, destination=destination, source=source, limit=limit
+        )
+    finally:
+        store.close()
+    table = Table(title="deliveries", title_justify="left")
+    for column in (
+        "id",
+        "state",
+        "destination",
+        "source",
+        "item",
+        "tries",
+        "next / where",
+        "last error",
+    ):
+        table.add_column(column)
+    for row in rows:
+        where = row.remote_url if row.state == "sent" else _when(row.next_attempt_at)
+        table.add_row(
+            str(row.id), row.state, f"{row.destination} ({row.action} v{row.version})", row.source,
+            escape(row.title[:60]), str(row.attempts), escape(where or "–"), escape((row.last_error or "")[:80]),
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="delivery ids")] = None,
+    config: ConfigOption = None,
+    dead: Annotated[bool, typer.Option("--dead", help="every dead delivery")] = False,
+) -> None:
+    """Send failed, dead, skipped or unknown deliveries again now."""
+    if not ids and not dead:
+        raise _fail(NewsboteError("name delivery ids or use --dead"))
+    count = _ledger_change(config, outbox.retry, ids=ids or [], dead=dead)
+    console.print(f"{count} delivery(ies) queued again")
+
+
+@app.command()
+def skip(ids: list[int], config: ConfigOption = None) -> None:
+    """Never send these deliveries."""
+    console.print(f"{_ledger_change(config, outbox.skip, ids=ids)} delivery(ies) skipped")
+
+
+@app.command()
+def resolve(
+    delivery_id: int,
+    config: ConfigOption = None,
+    sent: Annotated[str | None, typer.Option("--sent", help="it arrived: the post's URL")] = None,
+    not_sent: Annotated[
+        bool, typer.Option("--not-sent", help="it did not arrive: send it again")
+    ] = False,
+) -> None:
+    """Settle a delivery whose outcome is unknown (its worker stopped mid-send)."""
+    if bool(sent) == not_sent:
+        raise _fail(NewsboteError("say either --sent URL or --not-sent"))
+    if not _ledger_change(config, outbox.resolve, row_id=delivery_id, sent_url=sent):
+        raise _fail(NewsboteError(f"delivery {delivery_id} is not in state 'unknown'"))
+    console.print(
+        f"delivery {delivery_id} resolved as {'sent' if sent else 'not sent (queued again)'}"
+    )
+
+
+def _ledger_change(config: Path | None, change: Any, **arguments: Any) -> int:
+    loaded = _load(config)
+    store = _store(loaded)
+    try:
+        return int(store.call(change, now=datetime.now(UTC), **arguments))
+    finally:
+        store.close()
 
 
 @app.command("enable")

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from newsbote.errors import DeliveryError
-from newsbote.store.schema import deliveries
+from newsbote.store.schema import deliveries, items, sources
 from newsbote.types import DeliveryState, Markup, Message, Receipt
 
 RETRY_BASE = 30.0
@@ -252,3 +252,95 @@ def receipt_of_post(connection: Connection, item_id: int, destination: str) -> R
         )
     ).first()
     return Receipt(remote_id=row.remote_id, url=row.remote_url) if row and row.remote_id else None
+
+
+def listing(
+    connection: Connection,
+    *,
+    state: str | None = None,
+    destination: str | None = None,
+    source: str | None = None,
+    limit: int = 50,
+) -> list[Any]:
+    """Ledger rows, newest first, with their item's title and source, for ``deliveries``."""
+    query = (
+        select(
+            deliveries.c.id,
+            deliveries.c.state,
+            deliveries.c.destination,
+            deliveries.c.action,
+            deliveries.c.version,
+            deliveries.c.attempts,
+            deliveries.c.next_attempt_at,
+            deliveries.c.remote_url,
+            deliveries.c.last_error,
+            items.c.title,
+            sources.c.name.label("source"),
+        )
+        .join(items, items.c.id == deliveries.c.item_id)
+        .join(sources, sources.c.id == items.c.source_id)
+        .order_by(deliveries.c.id.desc())
+        .limit(limit)
+    )
+    if state:
+        query = query.where(deliveries.c.state == state)
+    if destination:
+        query = query.where(deliveries.c.destination == destination)
+    if source:
+        query = query.where(sources.c.name == source)
+    return list(connection.execute(query).all())
+
+
+def retry(
+    connection: Connection, *, now: datetime, ids: Collection[int] = (), dead: bool = False
+) -> int:
+    """Send these rows again now (``failed``, ``dead``, ``skipped`` or ``unknown`` ones)."""
+    again = [DeliveryState.FAILED.value, DeliveryState.DEAD.value, DeliveryState.SKIPPED.value,
+             DeliveryState.UNKNOWN.value]  # fmt: skip
+    condition = (
+        deliveries.c.state == DeliveryState.DEAD.value if dead else deliveries.c.id.in_(list(ids))
+    )
+    return int(
+        connection.execute(
+            update(deliveries)
+            .where(condition, deliveries.c.state.in_(again))
+            .values(
+                state=DeliveryState.PENDING.value, next_attempt_at=now, attempts=0, updated_at=now
+            )
+        ).rowcount
+    )
+
+
+def skip(connection: Connection, *, now: datetime, ids: Collection[int]) -> int:
+    """Never send these rows (any state but ``sent`` and ``sending``)."""
+    return int(
+        connection.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id.in_(list(ids)),
+                deliveries.c.state.notin_([DeliveryState.SENT.value, DeliveryState.SENDING.value]),
+            )
+            .values(state=DeliveryState.SKIPPED.value, lease_until=None, updated_at=now)
+        ).rowcount
+    )
+
+
+def resolve(connection: Connection, *, now: datetime, row_id: int, sent_url: str | None) -> int:
+    """Settle an ``unknown`` row: it arrived (``sent_url``) or it did not (send it again)."""
+    values: dict[str, Any] = (
+        {
+            "state": DeliveryState.SENT.value,
+            "remote_url": sent_url,
+            "remote_id": sent_url,
+            "sent_at": now,
+        }
+        if sent_url
+        else {"state": DeliveryState.PENDING.value, "next_attempt_at": now}
+    )
+    return int(
+        connection.execute(
+            update(deliveries)
+            .where(deliveries.c.id == row_id, deliveries.c.state == DeliveryState.UNKNOWN.value)
+            .values(lease_until=None, updated_at=now, **values)
+        ).rowcount
+    )
