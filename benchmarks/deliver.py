@@ -13,7 +13,7 @@ import asyncio
 import multiprocessing
 import multiprocessing.synchronize
 import os
-import socket
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -23,6 +23,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Connection
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from farm import free_port
 from newsbote.config import parse_config
 from newsbote.deliver.runner import deliver_due
 from newsbote.store import open_store
@@ -114,9 +117,7 @@ async def drain(loaded: Any, store: Any) -> int:
 
 
 def main(count: int, store_url: str | None) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
     receiver = context.Process(target=_receive, args=(port, ready), daemon=True)

@@ -6,6 +6,7 @@ import hashlib
 import multiprocessing
 import multiprocessing.synchronize
 import random
+import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from multiprocessing.process import BaseProcess
@@ -115,6 +116,13 @@ class Farm:
         app.router.add_get("/feed/{n}.xml", feed)
         app.router.add_post("/_tick", tick)
         return app
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a benchmark's local server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _serve(feeds: int, port: int, ready: multiprocessing.synchronize.Event) -> None:

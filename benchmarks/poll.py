@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import logging
 import resource
-import socket
 import sys
 import tempfile
 import time
@@ -25,16 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from farm import start_farm
+from farm import free_port, start_farm
 from newsbote.config import load_config
 from newsbote.store import open_store
 from newsbote.worker import Service
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def write_config(directory: Path, store: str, feeds: int, port: int) -> Path:

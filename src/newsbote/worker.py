@@ -137,16 +137,22 @@ class Service:
             task = asyncio.create_task(self._poller())
             self._polls.add(task)
             task.add_done_callback(self._polls.discard)
-        await asyncio.gather(self._loop(self._schedule_round), self._loop(self._deliver_round))
+        await asyncio.gather(
+            self._loop(self._schedule_round, self._stop),
+            self._loop(self._deliver_round, self._work),
+        )
 
-    async def _loop(self, round_: Callable[[], Awaitable[None]]) -> None:
+    async def _loop(self, round_: Callable[[], Awaitable[None]], wake: asyncio.Event) -> None:
+        """Run ``round_`` every TICK, or sooner when ``wake`` is set (a poll queued posts)."""
         while not self._stop.is_set():
             try:
                 await round_()
             except Exception:
                 log.exception("service round failed; continuing")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), TICK)
+                await asyncio.wait_for(wake.wait(), TICK)
+            if wake is not self._stop:
+                wake.clear()
 
     async def _schedule_round(self) -> None:
         """Lease only what the pollers can start soon: a source is not held for nothing."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +24,6 @@ from newsbote.config.load import mask_url
 from newsbote.errors import StorageError
 from newsbote.store.engine import is_current, make_engine, migrate
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 

@@ -229,9 +229,7 @@ def _enqueue(
         != row["item_id"]
     ]
     for row in conflicts:
-        holder = holders.get((row["destination"], row["dedupe_key"], row["version"]))
-        if holder is None or holder[0] == row["item_id"]:
-            continue
+        holder = holders[(row["destination"], row["dedupe_key"], row["version"])]
         connection.execute(
             events.insert().values(
                 at=now,
