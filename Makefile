@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+SYNAPSE ?= .synapse
 PORT ?= 8080
 FEED_PORT ?= 8081
 
@@ -20,10 +21,17 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# A real Matrix homeserver for the tests, in its own environment (its pins are its own).
+$(SYNAPSE)/.installed:
+	$(PYTHON) -m venv $(SYNAPSE)
+	$(SYNAPSE)/bin/python -m pip install --quiet --upgrade pip
+	$(SYNAPSE)/bin/python -m pip install --quiet 'matrix-synapse>=1.100'
+	touch $@
+
 demo: $(VENV)/.installed
 	$(BIN)/newsbote demo --port $(PORT) --feed-port $(FEED_PORT)
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(SYNAPSE)/.installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
@@ -38,4 +46,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/poll.py
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SYNAPSE) .demo .pytest_cache .mypy_cache .ruff_cache

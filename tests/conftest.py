@@ -12,6 +12,7 @@ import pytest
 
 from newsbote.store import Store, open_store
 from tests.servers import FeedServer
+from tests.synapse import Homeserver, homeserver, synapse_python
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 if not CORPUS.is_dir():
@@ -87,3 +88,34 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.fail(f"the shared corpus is missing at {CORPUS}")
     return CORPUS
+
+
+REQUIRE_SERVICES = os.environ.get("NEWSBOTE_REQUIRE_SERVICES") == "1"
+
+
+def missing_service(what: str, problem: str) -> None:
+    """Skip with a visible reason, or fail where CI requires every service."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (NEWSBOTE_REQUIRE_SERVICES=1): {problem}")
+    pytest.skip(f"{what} unavailable: {problem}")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'newsbote.db'}"
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url: str) -> Iterator[Store]:
+    handle = open_store(sqlite_url)
+    yield handle
+    handle.close()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homeserver]:
+    """One real Synapse for the whole run (rooms keep the tests apart)."""
+    if synapse_python() is None:
+        missing_service("Synapse", "not installed in .synapse/ (make test installs it)")
+    with homeserver(tmp_path_factory.mktemp("synapse")) as server:
+        yield server

@@ -48,6 +48,13 @@ def write_config(
     return path
 
 
+def add_destination(path: Path, name: str, kind: str, **options: Any) -> None:
+    """Append a ``[[destinations]]`` table to the config file at ``path``."""
+    lines = ["", "[[destinations]]", f"name = {toml_value(name)}", f"kind = {toml_value(kind)}"]
+    lines += [f"{key} = {toml_value(value)}" for key, value in options.items()]
+    path.write_text(path.read_text(encoding="utf-8") + "\n".join(lines) + "\n", encoding="utf-8")
+
+
 async def run_once(loaded: LoadedConfig, store: Store, *, force: bool = True) -> list[PollReport]:
     async with Service(loaded, store) as service:
         return await service.run_once(force=force)

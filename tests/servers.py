@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,13 @@ from email.utils import formatdate
 from typing import Self
 
 from aiohttp import web
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, for a server that must be told its port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -126,8 +126,43 @@ def test_too_many_attempts_make_a_row_dead(store: Store) -> None:
         when = NOW + timedelta(days=attempt)
         claimed = store.call(outbox.claim, now=when, destinations=["board"])
         error = outbox.Outcome(claimed[0], error=DeliveryError("board", "timeout"))
-        store.call(outbox.finish, [error], now=when, max_attempts=3)
+        policy = outbox.Policy(max_attempts=3, max_age=None)
+        store.call(outbox.finish, [error], now=when, policies={"board": policy})
+        assert states(store) == (["failed"] if attempt < 2 else ["dead"])
+
+
+def test_a_delivery_older_than_its_max_age_dies_at_its_next_failure(store: Store) -> None:
+    store.call(seed, 1)
+    later = NOW + timedelta(hours=3)
+    claimed = store.call(outbox.claim, now=later, destinations=["board"])
+    error = outbox.Outcome(claimed[0], error=DeliveryError("board", "HTTP 503"))
+    policy = outbox.Policy(max_age=timedelta(hours=2))
+    store.call(outbox.finish, [error], now=later, policies={"board": policy})
     assert states(store) == ["dead"]
+
+
+@pytest.mark.parametrize(("idempotent", "expected"), [(True, "failed"), (False, "unknown")])
+def test_an_uncertain_failure_is_unknown_unless_a_resend_is_safe(
+    store: Store, idempotent: bool, expected: str
+) -> None:
+    store.call(seed, 1)
+    claimed = store.call(outbox.claim, now=NOW, destinations=["board"])
+    error = DeliveryError("board", "no answer within 10s", uncertain=True)
+    policy = outbox.Policy(idempotent=idempotent)
+    store.call(
+        outbox.finish,
+        [outbox.Outcome(claimed[0], error=error)],
+        now=NOW,
+        policies={"board": policy},
+    )
+    assert states(store) == [expected]
+    # unknown rows are claimed only on request (for a lookup), never by the plain drain
+    later = NOW + timedelta(days=1)
+    plain = store.call(outbox.claim, now=later, destinations=["board"])
+    assert [d.claimed_from for d in plain] == (["failed"] if idempotent else [])
+    if not idempotent:
+        looked = store.call(outbox.claim, now=later, destinations=["board"], states=("unknown",))
+        assert [d.claimed_from for d in looked] == ["unknown"]
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:

@@ -109,7 +109,12 @@ class RenderError(NewsboteError):
 
 
 class DeliveryError(NewsboteError):
-    """A destination failed; ``permanent`` says whether a retry can help."""
+    """A destination failed; ``permanent`` says whether a retry can help.
+
+    ``uncertain`` says the request may have reached the destination (a timeout
+    after it was sent): a destination without idempotency must not resend it
+    blindly, so the delivery becomes ``unknown``.
+    """
 
     def __init__(
         self,
@@ -118,10 +123,12 @@ class DeliveryError(NewsboteError):
         *,
         permanent: bool = False,
         retry_after: float | None = None,
+        uncertain: bool = False,
     ) -> None:
         self.destination = destination
         self.permanent = permanent
         self.retry_after = retry_after
+        self.uncertain = uncertain
         super().__init__(f"destination {destination!r}: {message}")
 
 

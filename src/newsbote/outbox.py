@@ -4,21 +4,24 @@ States::
 
     pending ──claim──► sending ──► sent
        ▲                  │ ├────► failed (retry at) ──due──► sending …
-       └──lease expired───┘ ├────► dead (permanent error or too many attempts)
-         (idempotent dest.) └────► unknown (lease expired, destination not idempotent)
+       └──lease expired───┘ ├────► dead (permanent error, too many attempts, too old)
+         (idempotent dest.) └────► unknown (lease expired or outcome uncertain,
+                                    destination not idempotent) ──lookup──► sent | sending
     skipped (by the operator)
 
 A row is marked ``sending`` with a lease *before* the network call, so a crash
 is visible: when the lease runs out, an idempotent destination gets the row
-back as pending (the retry cannot double-post), any other goes to ``unknown``
-and waits for the operator; it is never re-sent blindly.
+back as pending (the retry cannot double-post), any other goes to ``unknown``.
+An ``unknown`` row is never re-sent blindly: a destination that can look its
+posts up claims it again, looks, and sends only if the post is not there;
+for the others the operator decides (``newsbote resolve``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +49,9 @@ class Delivery:
     action: str
     attempts: int
     message: Message
+    created_at: datetime | None = None
+    claimed_from: str = "pending"
+    """The state the row was claimed in: ``unknown`` rows are looked up before any send."""
 
     @property
     def idempotency_key(self) -> str:
@@ -63,11 +69,11 @@ class Delivery:
 _CLAIMED = [
     deliveries.c[name]
     for name in ("id", "item_id", "destination", "dedupe_key", "version", "action", "attempts",
-                 "title", "body", "link", "markup", "image")
+                 "title", "body", "link", "markup", "image", "created_at")
 ]  # fmt: skip
 
 
-def _delivery(row: Any) -> Delivery:
+def _delivery(row: Any, state: str) -> Delivery:
     return Delivery(
         id=row.id,
         item_id=row.item_id,
@@ -84,6 +90,8 @@ def _delivery(row: Any) -> Delivery:
             markup=Markup(row.markup),
             image=row.image,
         ),
+        created_at=row.created_at,
+        claimed_from=state,
     )
 
 
@@ -94,16 +102,17 @@ def claim(
     destinations: Collection[str],
     limit: int = 100,
     lease: float = 120.0,
+    states: Sequence[str] = (DeliveryState.PENDING.value, DeliveryState.FAILED.value),
 ) -> list[Delivery]:
     """Lease up to ``limit`` due rows, oldest first; two workers never get the same row.
 
     One statement per state, so the (state, next_attempt_at, id) index hands
     the rows over in order and nothing is sorted, however long the ledger.
     """
-    if not destinations:
+    if not destinations or limit <= 0:
         return []
     claimed: list[Delivery] = []
-    for state in (DeliveryState.PENDING.value, DeliveryState.FAILED.value):
+    for state in states:
         due = (
             select(deliveries.c.id)
             .where(
@@ -127,7 +136,7 @@ def claim(
             )
             .returning(*_CLAIMED)
         ).all()
-        claimed.extend(_delivery(row) for row in rows)
+        claimed.extend(_delivery(row, state) for row in rows)
         if len(claimed) >= limit:
             break
     return sorted(claimed, key=lambda d: d.id)
@@ -166,6 +175,15 @@ def backoff(
 
 
 @dataclass(frozen=True, slots=True)
+class Policy:
+    """How long one destination keeps trying, and whether a resend is safe."""
+
+    max_attempts: int = MAX_ATTEMPTS
+    max_age: timedelta | None = timedelta(days=2)
+    idempotent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """The result of one send: a receipt, or the error it failed with."""
 
@@ -179,7 +197,7 @@ def finish(
     outcomes: Sequence[Outcome],
     *,
     now: datetime,
-    max_attempts: int = MAX_ATTEMPTS,
+    policies: Mapping[str, Policy] | None = None,
     rng: random.Random | None = None,
 ) -> None:
     """Record what happened to claimed rows; only rows still ``sending`` are touched."""
@@ -211,26 +229,48 @@ def finish(
             ],
         )
     for outcome in outcomes:
-        error = outcome.error
-        if error is None:
+        if outcome.error is None:
             continue
-        attempts = outcome.delivery.attempts
-        if error.permanent or attempts >= max_attempts:
-            values: dict[str, Any] = {"state": DeliveryState.DEAD.value}
-        else:
-            delay = backoff(attempts, error.retry_after, rng)
-            values = {
-                "state": DeliveryState.FAILED.value,
-                "next_attempt_at": now + timedelta(seconds=delay),
-            }
+        policy = (policies or {}).get(outcome.delivery.destination, Policy())
         connection.execute(
             update(deliveries)
             .where(
                 deliveries.c.id == outcome.delivery.id,
                 deliveries.c.state == DeliveryState.SENDING.value,
             )
-            .values(lease_until=None, last_error=str(error), updated_at=now, **values)
+            .values(
+                lease_until=None,
+                last_error=str(outcome.error),
+                updated_at=now,
+                **_after_error(outcome.delivery, outcome.error, policy, now, rng),
+            )
         )
+
+
+def _after_error(
+    delivery: Delivery,
+    error: DeliveryError,
+    policy: Policy,
+    now: datetime,
+    rng: random.Random | None,
+) -> dict[str, Any]:
+    """The next state of a row whose send failed with ``error``."""
+    if error.uncertain and not policy.idempotent:
+        # it may have arrived: never resend blindly; a lookup (or the operator) settles it
+        delay = backoff(delivery.attempts, error.retry_after, rng)
+        return {
+            "state": DeliveryState.UNKNOWN.value,
+            "next_attempt_at": now + timedelta(seconds=delay),
+        }
+    too_old = (
+        policy.max_age is not None
+        and delivery.created_at is not None
+        and now - delivery.created_at > policy.max_age
+    )
+    if error.permanent or delivery.attempts >= policy.max_attempts or too_old:
+        return {"state": DeliveryState.DEAD.value}
+    delay = backoff(delivery.attempts, error.retry_after, rng)
+    return {"state": DeliveryState.FAILED.value, "next_attempt_at": now + timedelta(seconds=delay)}
 
 
 def counts(connection: Connection) -> dict[str, int]:
@@ -242,14 +282,17 @@ def counts(connection: Connection) -> dict[str, int]:
 
 
 def receipt_of_post(connection: Connection, item_id: int, destination: str) -> Receipt | None:
-    """The remote post an item's first delivery to ``destination`` created, if sent."""
+    """The remote post an item's latest post (first or repost) to ``destination`` created."""
     row = connection.execute(
-        select(deliveries.c.remote_id, deliveries.c.remote_url).where(
+        select(deliveries.c.remote_id, deliveries.c.remote_url)
+        .where(
             deliveries.c.item_id == item_id,
             deliveries.c.destination == destination,
             deliveries.c.action == "post",
             deliveries.c.state == DeliveryState.SENT.value,
         )
+        .order_by(deliveries.c.version.desc())
+        .limit(1)
     ).first()
     return Receipt(remote_id=row.remote_id, url=row.remote_url) if row and row.remote_id else None
 

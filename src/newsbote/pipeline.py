@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from difflib import SequenceMatcher
 
 from sqlalchemy import Connection
 
@@ -28,9 +29,18 @@ from newsbote.parse import parse_feed
 from newsbote.render import RenderContext, Renderer
 from newsbote.route import route_item
 from newsbote.store import Store
-from newsbote.store.items import Recorded, load_known, record_items
+from newsbote.store.items import Recorded, load_content, load_known, record_items
 from newsbote.store.sources import SourceState, record_error, record_fetch
-from newsbote.types import Decision, Fetched, Message, Outcome, ParsedFeed, Plan, Verdict
+from newsbote.types import (
+    Decision,
+    Fetched,
+    Item,
+    Message,
+    Outcome,
+    ParsedFeed,
+    Plan,
+    Verdict,
+)
 
 log = logging.getLogger("newsbote.pipeline")
 
@@ -102,6 +112,7 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
     verdicts = sanitize_verdicts(await _identify(ctx, state, source.name, feed))
     feed = replace(feed, entries=())
     verdicts = await _full_text(ctx, source, verdicts, first_run_done=state.first_run_done)
+    previous = await _previous_text(ctx, state.id, verdicts)
     plans = plan_items(
         verdicts,
         source=source,
@@ -109,6 +120,7 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         renderer=ctx.renderer,
         feed=feed,
         first_run_done=state.first_run_done,
+        previous=previous,
     )
     recorded = await ctx.store.run_grouped(
         _record_success, state.id, plans, now, _next(ctx, source, now, fetched, feed), fetched, feed
@@ -123,6 +135,21 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         recorded.queued,
     )
     return PollReport(source.name, "ok", fetched.status, entries, recorded)
+
+
+async def _previous_text(
+    ctx: Context, source_id: int, verdicts: Sequence[Verdict]
+) -> dict[str, str]:
+    """The stored text of changed items, where some route sets a ``min_change`` threshold."""
+    if not any(route.min_change > 0 for route in ctx.config.routes):
+        return {}
+    keys = [
+        v.known_key or v.item.key for v in verdicts if v.outcome is not Outcome.NEW and v.changed
+    ]
+    if not keys:
+        return {}
+    stored = await ctx.store.run(load_content, source_id, keys)
+    return {key: plain_text(html) for key, html in stored.items()}
 
 
 def sanitize_verdicts(verdicts: Sequence[Verdict]) -> list[Verdict]:
@@ -290,6 +317,20 @@ def first_run_selection(verdicts: Sequence[Verdict], rule: FirstRun) -> set[str]
     return {v.item.key for _, v in order[: rule.newest]}
 
 
+UPDATE_ACTIONS = {"edit": "edit", "reply": "reply", "repost": "post"}
+"""A route's ``update`` policy as the action its deliveries take (a repost is a new post)."""
+
+
+def changed_fraction(before: str | None, item: Item) -> float:
+    """How much of an item's text changed, 0 to 1, by words (1 when the old text is unknown)."""
+    if before is None:
+        return 1.0
+    old, new = before.split(), item.entry.plain.split()
+    if not old and not new:
+        return 0.0
+    return 1.0 - SequenceMatcher(None, old, new, autojunk=False).ratio()
+
+
 def plan_items(
     verdicts: Sequence[Verdict],
     *,
@@ -298,8 +339,13 @@ def plan_items(
     renderer: Renderer,
     feed: ParsedFeed,
     first_run_done: bool,
+    previous: Mapping[str, str] | None = None,
 ) -> list[Plan]:
-    """Decide, for each verdict, what to store and which messages to enqueue. Pure but for templates."""
+    """Decide, for each verdict, what to store and which messages to enqueue. Pure but for templates.
+
+    ``previous`` holds the stored text of changed items by key, for the routes'
+    ``min_change`` threshold (an item missing from it counts as wholly changed).
+    """
     allowed = None if first_run_done else first_run_selection(verdicts, source.first_run)
     language = source.language or config.language
     context = RenderContext(
@@ -322,7 +368,10 @@ def plan_items(
         targets, route_reasons = route_item(item, config.routes)
         updating = verdict.outcome is not Outcome.NEW
         if updating:
-            targets = [t for t in targets if t.route.update == "edit"]
+            change = changed_fraction((previous or {}).get(verdict.known_key or item.key), item)
+            targets = [
+                t for t in targets if t.route.update != "ignore" and change >= t.route.min_change
+            ]
         if not targets:
             decision = (
                 Decision.UNCHANGED
@@ -331,29 +380,29 @@ def plan_items(
             )
             why = "; ".join(route_reasons) or f"no route includes source {source.name!r}"
             if updating:
-                why = f"{verdict.reason}; no route edits updates"
+                why = f"{verdict.reason}; no route passes updates on (update policy, min_change)"
             plans.append(Plan(verdict, decision, why))
             continue
         messages: list[Message] = []
         try:
             for target in targets:
                 kind = kinds[config.destination(target.destination).kind]
-                messages.append(
-                    renderer.render(
-                        item,
-                        destination=target.destination,
-                        markup=kind.markup,
-                        context=context,
-                        template=target.route.template,
-                        limit=kind.max_length,
-                        measure=kind.measure,
-                    )
+                message = renderer.render(
+                    item,
+                    destination=target.destination,
+                    markup=kind.markup,
+                    context=context,
+                    template=target.route.template,
+                    limit=kind.max_length,
+                    measure=kind.measure,
+                    headline=kind.title_in_body,
                 )
+                action = UPDATE_ACTIONS[target.route.update] if updating else "post"
+                messages.append(replace(message, action=action))
         except RenderError as exc:
             log.error("render source=%s item=%s error=%s", source.name, item.key, exc)
             plans.append(Plan(verdict, Decision.RENDER_FAILED, str(exc)))
             continue
-        action = "edit" if updating else "post"
         decision = Decision.UPDATED if updating else Decision.QUEUED
         plans.append(
             Plan(
@@ -361,7 +410,6 @@ def plan_items(
                 decision,
                 f"{verdict.reason}; " + "; ".join(route_reasons),
                 tuple(messages),
-                action,
             )
         )
     return plans

@@ -157,6 +157,8 @@ class Message:
     markup: Markup
     image: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    action: str = "post"
+    """``post`` a new message, or for a changed item ``edit`` it, ``reply`` to it, ``repost`` it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,5 +204,3 @@ class Plan:
     decision: Decision
     reason: str
     messages: tuple[Message, ...] = ()
-    action: str = "post"
-    """``post`` for a first delivery, ``edit`` for an update under ``update = "edit"``."""

@@ -159,8 +159,12 @@ class RouteConfig(Model):
     include: list[str] = Field([], description="post only items mentioning one of these words")
     exclude: list[str] = Field([], description="never post items mentioning one of these words")
     template: str | None = Field(None, description="path of a Jinja2 template file")
-    update: Literal["ignore", "edit"] = Field(
-        "ignore", description="what a changed item does to an existing post"
+    update: Literal["ignore", "edit", "reply", "repost"] = Field(
+        "ignore",
+        description="what a changed item does: nothing, edit the post, reply to it, post anew",
+    )
+    min_change: float = Field(
+        0.0, ge=0, le=1, description="pass on an update only if this fraction of words changed"
     )
 
 

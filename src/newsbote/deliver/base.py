@@ -5,24 +5,67 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from newsbote.config.schema import BotConfig
 from newsbote.errors import DeliveryError
-from newsbote.outbox import Delivery, Outcome
+from newsbote.outbox import Delivery, Outcome, Policy
 from newsbote.store import Store
-from newsbote.types import Markup, Receipt
+from newsbote.types import DeliveryState, Markup, Receipt
 
 
 class Options(BaseModel):
-    """Base of a destination kind's options; unknown keys are config errors."""
+    """Base of a destination kind's options; unknown keys are config errors.
+
+    Every kind takes these: how fast to post and how long to keep trying.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate_per_minute: float | None = Field(
+        None, gt=0, description="posts per minute at most (default: the platform's own limit)"
+    )
+    max_attempts: int = Field(12, ge=1, description="attempts before a delivery is dead")
+    max_age_hours: float | None = Field(
+        48.0, gt=0, description="a delivery older than this is dead after its next failure"
+    )
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` saved up."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = max(1.0, burst)
+        self._tokens = self.burst
+        self._stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def available(self) -> int:
+        """Whole tokens that can be taken now without waiting."""
+        self._refill()
+        return int(self._tokens)
+
+    async def take(self) -> None:
+        """Take one token, waiting for it if there is none."""
+        async with self._lock:
+            self._refill()
+            if self._tokens < 1:
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+                self._refill()
+            self._tokens -= 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +77,19 @@ class DeliverContext:
     language: str
 
 
+UPDATE_PREFIX = {"de": "Update: ", "en": "Update: "}
+
+
 class Destination(ABC):
     """A place to post.
 
     ``send`` posts a new message and returns its :class:`Receipt`; ``edit``
-    changes a sent one in place where the platform allows. Errors are
-    :class:`DeliveryError` with ``permanent`` saying whether a retry can help.
-    ``idempotent`` destinations dedupe a repeated send of the same delivery
-    themselves, so a crash mid-send may be retried safely.
+    changes a sent one in place where the platform allows; ``reply`` answers it
+    (by default: a new post titled "Update: …"); ``lookup`` finds a post whose
+    send had an unknown outcome. Errors are :class:`DeliveryError` with
+    ``permanent`` saying whether a retry can help. ``idempotent`` destinations
+    dedupe a repeated send of the same delivery themselves, so a crash mid-send
+    may be retried safely.
     """
 
     kind: ClassVar[str]
@@ -49,6 +97,12 @@ class Destination(ABC):
     max_length: ClassVar[int | None] = None
     """The longest body the platform takes, in units of :meth:`measure`; None for no limit."""
     idempotent: ClassVar[bool] = False
+    title_in_body: ClassVar[bool] = False
+    """True where the platform has no title field: the title leads the body, in bold."""
+    can_lookup: ClassVar[bool] = False
+    """True where :meth:`lookup` can tell whether a post arrived."""
+    rate: ClassVar[tuple[float, float] | None] = None
+    """The platform's documented limit as (posts per second, burst); None for none."""
     Options: ClassVar[type[BaseModel]]
 
     @staticmethod
@@ -60,6 +114,19 @@ class Destination(ABC):
         self.name = name
         self.options = options
         self.context = context
+        per_minute = getattr(options, "rate_per_minute", None)
+        rate = (per_minute / 60.0, max(1.0, per_minute / 60.0)) if per_minute else self.rate
+        self.bucket = TokenBucket(*rate) if rate else None
+
+    @property
+    def policy(self) -> Policy:
+        """How long the outbox keeps trying this destination."""
+        hours = getattr(self.options, "max_age_hours", 48.0)
+        return Policy(
+            max_attempts=getattr(self.options, "max_attempts", 12),
+            max_age=timedelta(hours=hours) if hours else None,
+            idempotent=self.idempotent,
+        )
 
     @abstractmethod
     async def send(self, delivery: Delivery) -> Receipt:
@@ -69,18 +136,36 @@ class Destination(ABC):
         """Change the post ``receipt`` points at to ``delivery.message``."""
         raise DeliveryError(self.name, f"{self.kind} posts cannot be edited", permanent=True)
 
+    async def reply(self, delivery: Delivery, receipt: Receipt) -> Receipt:
+        """Answer the post ``receipt`` points at with the update; here: a new "Update: …" post."""
+        return await self.send(updated(delivery, self.context.language))
+
+    async def lookup(self, delivery: Delivery) -> Receipt | None:
+        """The post ``delivery`` made, if it arrived; None if it certainly did not."""
+        raise DeliveryError(self.name, f"{self.kind} cannot look posts up", uncertain=True)
+
     async def deliver_many(self, batch: Sequence[tuple[Delivery, Receipt | None]]) -> list[Outcome]:
-        """Send or edit each delivery of ``batch`` (paired with the receipt to edit, if any)."""
+        """Send, edit or reply for each delivery of ``batch`` (paired with its post's receipt)."""
         return list(await asyncio.gather(*(self._deliver_one(d, r) for d, r in batch)))
 
     async def _deliver_one(self, delivery: Delivery, receipt: Receipt | None) -> Outcome:
         try:
-            if delivery.action == "edit":
+            if delivery.claimed_from == DeliveryState.UNKNOWN.value:
+                found = await self.lookup(delivery)
+                if found is not None:
+                    return Outcome(delivery, receipt=found)
+            if self.bucket is not None:
+                await self.bucket.take()
+            if delivery.action in ("edit", "reply"):
                 if receipt is None:
                     raise DeliveryError(
-                        self.name, "nothing to edit: the item was never posted here", permanent=True
+                        self.name,
+                        "nothing to update: the item was never posted here",
+                        permanent=True,
                     )
-                return Outcome(delivery, receipt=await self.edit(delivery, receipt))
+                if delivery.action == "edit":
+                    return Outcome(delivery, receipt=await self.edit(delivery, receipt))
+                return Outcome(delivery, receipt=await self.reply(delivery, receipt))
             return Outcome(delivery, receipt=await self.send(delivery))
         except DeliveryError as exc:
             return Outcome(delivery, error=exc)
@@ -91,3 +176,13 @@ class Destination(ABC):
 
     async def close(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Release connections."""
+
+
+def updated(delivery: Delivery, language: str) -> Delivery:
+    """``delivery`` with its title marked as an update ("Update: …")."""
+    prefix = UPDATE_PREFIX.get(language, "Update: ")
+    if delivery.message.title.startswith(prefix):
+        return delivery
+    return replace(
+        delivery, message=replace(delivery.message, title=prefix + delivery.message.title)
+    )

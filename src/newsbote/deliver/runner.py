@@ -11,9 +11,9 @@ from sqlalchemy import Connection
 
 from newsbote import outbox
 from newsbote.deliver.base import Destination
-from newsbote.outbox import Delivery, Outcome
+from newsbote.outbox import Delivery, Outcome, Policy
 from newsbote.store import Store
-from newsbote.types import Receipt
+from newsbote.types import DeliveryState, Receipt
 
 log = logging.getLogger("newsbote.deliver")
 
@@ -21,25 +21,40 @@ log = logging.getLogger("newsbote.deliver")
 def _claim(
     connection: Connection, destinations: dict[str, Destination], limit: int, lease: float
 ) -> list[tuple[Delivery, Receipt | None]]:
+    """Claim what can go out now: rate-limited destinations only as many as they have tokens."""
     now = datetime.now(UTC)
     idempotent = [name for name, d in destinations.items() if d.idempotent]
     outbox.reap(connection, now=now, idempotent=idempotent)
-    claimed = outbox.claim(
-        connection, now=now, destinations=list(destinations), limit=limit, lease=lease
+    free = [name for name, d in destinations.items() if d.bucket is None]
+    claimed = outbox.claim(connection, now=now, destinations=free, limit=limit, lease=lease)
+    for name, destination in destinations.items():
+        if destination.bucket is not None:
+            room = min(limit, destination.bucket.available())
+            claimed += outbox.claim(
+                connection, now=now, destinations=[name], limit=room, lease=lease
+            )
+    lookups = [name for name, d in destinations.items() if d.can_lookup]
+    claimed += outbox.claim(
+        connection,
+        now=now,
+        destinations=lookups,
+        limit=max(1, limit // 10),
+        lease=lease,
+        states=(DeliveryState.UNKNOWN.value,),
     )
     return [
         (
             d,
             outbox.receipt_of_post(connection, d.item_id, d.destination)
-            if d.action == "edit"
+            if d.action in ("edit", "reply")
             else None,
         )
         for d in claimed
     ]
 
 
-def _finish(connection: Connection, outcomes: list[Outcome]) -> None:
-    outbox.finish(connection, outcomes, now=datetime.now(UTC))
+def _finish(connection: Connection, outcomes: list[Outcome], policies: dict[str, Policy]) -> None:
+    outbox.finish(connection, outcomes, now=datetime.now(UTC), policies=policies)
 
 
 async def deliver_due(
@@ -56,7 +71,7 @@ async def deliver_due(
         *(destinations[name].deliver_many(group) for name, group in by_destination.items())
     )
     outcomes = [outcome for group in groups for outcome in group]
-    await store.run(_finish, outcomes)
+    await store.run(_finish, outcomes, {n: d.policy for n, d in destinations.items()})
     for outcome in outcomes:
         if outcome.error is not None:
             log.warning(

@@ -21,28 +21,21 @@ import json
 import os
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import aiohttp
 from pydantic import Field, field_validator
 
-from newsbote import USER_AGENT
-from newsbote.deliver.base import Destination, Options
-from newsbote.errors import BlockedAddressError, DeliveryError
-from newsbote.fetch.guard import GuardedResolver, is_public_address, literal_address
+from newsbote.deliver.http import HttpDestination, HttpOptions
+from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.render.markup import convert
 from newsbote.types import Markup, Receipt
 
-RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
 
-
-class WebhookOptions(Options):
+class WebhookOptions(HttpOptions):
     url: str = Field(description="where to POST")
     secret_env: str | None = Field(None, description="environment variable holding the HMAC secret")
     secret_file: Path | None = Field(None, description="file holding the HMAC secret")
     timeout: float = Field(10.0, gt=0, description="seconds per request")
-    allow_private: bool = Field(False, description="allow loopback and private addresses")
 
     @field_validator("url")
     @classmethod
@@ -59,15 +52,13 @@ def signature(secret: bytes, timestamp: str, body: bytes) -> str:
     )
 
 
-class Webhook(Destination):
+class Webhook(HttpDestination):
     """Idempotent by contract: retries carry the same ``Idempotency-Key``."""
 
     kind = "webhook"
     markup = Markup.HTML
     idempotent = True
     Options = WebhookOptions
-
-    _session: aiohttp.ClientSession | None = None
 
     @property
     def settings(self) -> WebhookOptions:
@@ -94,16 +85,6 @@ class Webhook(Destination):
                 ) from exc
         return None
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            resolver = None if self.settings.allow_private else GuardedResolver()
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=32, resolver=resolver),
-                timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
-                headers={"User-Agent": USER_AGENT},
-            )
-        return self._session
-
     async def send(self, delivery: Delivery) -> Receipt:
         return await self._post(delivery, "post", None)
 
@@ -111,12 +92,6 @@ class Webhook(Destination):
         return await self._post(delivery, "edit", receipt)
 
     async def _post(self, delivery: Delivery, action: str, receipt: Receipt | None) -> Receipt:
-        url = self.settings.url
-        address = literal_address(urlsplit(url).hostname or "")
-        if address and not self.settings.allow_private and not is_public_address(address):
-            raise DeliveryError(
-                self.name, f"refused to post to non-public address {address}", permanent=True
-            )
         message = delivery.message
         body = json.dumps(
             {
@@ -141,28 +116,8 @@ class Webhook(Destination):
         secret = self._secret()
         if secret is not None:
             headers["X-Newsbote-Signature"] = signature(secret, timestamp, body)
-        try:
-            async with self._client().post(
-                url, data=body, headers=headers, allow_redirects=False
-            ) as response:
-                text = await response.text()
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-        except BlockedAddressError as exc:
-            raise DeliveryError(self.name, str(exc), permanent=True) from exc
-        except TimeoutError as exc:
-            raise DeliveryError(self.name, f"no answer within {self.settings.timeout:g}s") from exc
-        except aiohttp.ClientError as exc:
-            raise DeliveryError(self.name, f"{type(exc).__name__}: {exc}") from exc
-        if 200 <= status < 300:
-            return self._receipt(text, delivery, receipt)
-        wait = float(retry_after) if retry_after and retry_after.isdigit() else None
-        raise DeliveryError(
-            self.name,
-            f"HTTP {status}: {text[:200]}",
-            permanent=status not in RETRYABLE,
-            retry_after=wait,
-        )
+        answer = await self.request("POST", self.settings.url, data=body, headers=headers)
+        return self._receipt(answer.text, delivery, receipt)
 
     def _receipt(self, text: str, delivery: Delivery, receipt: Receipt | None) -> Receipt:
         try:
@@ -179,8 +134,3 @@ class Webhook(Destination):
         self._secret()
         signed = "signed" if (self.settings.secret_env or self.settings.secret_file) else "unsigned"
         return f"webhook to {self.settings.url} ({signed})"
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

@@ -7,6 +7,7 @@ HTML. A destination that speaks another markup gets the body converted.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -104,8 +105,13 @@ class Renderer:
         template: str | None = None,
         limit: int | None = None,
         measure: Measure = len,
+        headline: bool = False,
     ) -> Message:
-        """The item as ``destination`` gets it: in its ``markup``, within its ``limit``."""
+        """The item as ``destination`` gets it: in its ``markup``, within its ``limit``.
+
+        ``headline`` puts the title in bold at the top of the body, for places
+        without a title field of their own (chats, toots); it survives any cut.
+        """
         compiled = self._template(template, context.language)
         entry = sanitize_entry(item.entry)  # nothing unsanitized is ever rendered
         variables = {
@@ -133,10 +139,13 @@ class Renderer:
             raise RenderError(name, f"missing block {exc}", destination=destination) from exc
         except TemplateError as exc:
             raise RenderError(name, _describe(exc), destination=destination) from exc
+        title = plain_text(title) or entry.title or (entry.link or "")
+        if headline:
+            body = f"<p><strong>{html.escape(title, quote=False)}</strong></p>{body}"
         body = fit(body, markup, limit, measure)
         return Message(
             destination=destination,
-            title=plain_text(title) or entry.title or (entry.link or ""),
+            title=title,
             body=body,
             link=entry.link,
             markup=markup,

@@ -53,6 +53,16 @@ _HOLDERS = (
 )
 
 
+def load_content(connection: Connection, source_id: int, keys: Sequence[str]) -> dict[str, str]:
+    """The stored HTML of these items, by key (the version before a change)."""
+    rows = connection.execute(
+        select(items.c.key, items.c.content_html).where(
+            items.c.source_id == source_id, items.c.key.in_(list(keys))
+        )
+    ).all()
+    return {row.key: row.content_html for row in rows}
+
+
 def load_known(
     connection: Connection, source_id: int, keys: Sequence[str], links: Sequence[str]
 ) -> Known:
@@ -203,7 +213,7 @@ def _enqueue(
                     "destination": message.destination,
                     "dedupe_key": _dedupe_key(plan, source_id),
                     "version": version,
-                    "action": plan.action,
+                    "action": message.action,
                     "state": DeliveryState.PENDING.value,
                     "attempts": 0,
                     "next_attempt_at": now,

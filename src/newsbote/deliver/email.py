@@ -1,0 +1,177 @@
+"""Email: one message per article over SMTP (STARTTLS, SSL or plain; optional AUTH).
+
+Each mail is ``multipart/alternative`` with a plain-text and an HTML part. Its
+``Message-ID`` is derived from the article and destination, so the same
+article always has the same id; an update (``edit`` or ``reply``) is a new
+mail whose ``In-Reply-To``/``References`` point at the first one, so mail
+clients thread it under the original.
+
+SMTP has no idempotency: a connection lost after the message was handed over
+leaves the outcome unknown, and such a delivery waits as ``unknown`` for the
+operator instead of being sent twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosmtplib
+from pydantic import Field, SecretStr, field_validator
+
+from newsbote.deliver.base import Destination, Options, updated
+from newsbote.deliver.http import reveal, secret_field
+from newsbote.errors import DeliveryError
+from newsbote.outbox import Delivery
+from newsbote.render.markup import convert
+from newsbote.types import Markup, Receipt
+
+
+class EmailOptions(Options):
+    host: str = Field(description="SMTP server")
+    port: int | None = Field(
+        None, description="default: 465 for ssl, 587 for starttls, 25 for none"
+    )
+    security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="transport security"
+    )
+    username: str | None = Field(None, description="SMTP AUTH user")
+    password: SecretStr | None = secret_field("SMTP AUTH password", default=None)
+    sender: str = Field(description='From address, e.g. "News-Bote <bote@example.org>"')
+    to: list[str] = Field(min_length=1, description="recipients")
+    ca_file: Path | None = Field(
+        None, description="CA bundle to trust for the server's certificate"
+    )
+    timeout: float = Field(30.0, gt=0, description="seconds per SMTP conversation")
+
+    @field_validator("sender", "to")
+    @classmethod
+    def _addresses(cls, value: str | list[str]) -> str | list[str]:
+        for address in [value] if isinstance(value, str) else value:
+            if "@" not in parseaddr(address)[1]:
+                raise ValueError(f"not an email address: {address!r}")
+        return value
+
+
+def message_id(delivery: Delivery, domain: str, *, version: int | None = None) -> str:
+    """The article's Message-ID at this destination (per version for updates)."""
+    seed = f"{delivery.destination}\n{delivery.dedupe_key}\n{version or ''}"
+    return f"<newsbote.{hashlib.blake2b(seed.encode(), digest_size=12).hexdigest()}@{domain}>"
+
+
+class Email(Destination):
+    """Not idempotent: an unknown outcome is never resent blindly."""
+
+    kind = "email"
+    markup = Markup.HTML
+    Options = EmailOptions
+
+    @property
+    def settings(self) -> EmailOptions:
+        assert isinstance(self.options, EmailOptions)
+        return self.options
+
+    def _domain(self) -> str:
+        return parseaddr(self.settings.sender)[1].rsplit("@", 1)[1]
+
+    def compose(self, delivery: Delivery, *, reply_to: str | None = None) -> EmailMessage:
+        message = delivery.message
+        mail = EmailMessage()
+        name, address = parseaddr(self.settings.sender)
+        mail["From"] = str(Address(name or self.context.bot.name, addr_spec=address))
+        mail["To"] = ", ".join(self.settings.to)
+        mail["Subject"] = message.title
+        mail["Date"] = formatdate(localtime=False, usegmt=True)
+        version = delivery.version if reply_to else None
+        mail["Message-ID"] = message_id(delivery, self._domain(), version=version)
+        if reply_to:
+            mail["In-Reply-To"] = reply_to
+            mail["References"] = reply_to
+        if message.link:
+            mail["X-Newsbote-Link"] = message.link
+        mail.set_content(convert(message.body, Markup.TEXT))
+        page = (
+            f'<!doctype html><html lang="{self.context.language}"><head><meta charset="utf-8">'
+            f"<title>{convert(f'<p>{message.title}</p>', Markup.TEXT)}</title></head>"
+            f"<body>{message.body}</body></html>"
+        )
+        mail.add_alternative(page, subtype="html")
+        return mail
+
+    def _server(self) -> dict[str, Any]:
+        """How to reach the SMTP server, as aiosmtplib's keyword arguments."""
+        options = self.settings
+        cafile = str(options.ca_file) if options.ca_file else None
+        return {
+            "hostname": options.host,
+            "port": options.port or {"ssl": 465, "starttls": 587, "none": 25}[options.security],
+            "use_tls": options.security == "ssl",
+            "start_tls": options.security == "starttls",
+            "tls_context": ssl.create_default_context(cafile=cafile),
+            "timeout": options.timeout,
+        }
+
+    def _password(self) -> str | None:
+        secret = self.settings.password
+        return reveal(secret, "password", self.name) if secret else None
+
+    async def _submit(self, mail: EmailMessage) -> Receipt:
+        options = self.settings
+        server = self._server()
+        host, port = server["hostname"], server["port"]
+        try:
+            await aiosmtplib.send(
+                mail, username=options.username, password=self._password(), **server
+            )
+        except aiosmtplib.SMTPConnectError as exc:
+            raise DeliveryError(self.name, f"cannot connect to {host}:{port}: {exc}") from exc
+        except (
+            aiosmtplib.SMTPAuthenticationError,
+            aiosmtplib.SMTPRecipientsRefused,
+            aiosmtplib.SMTPSenderRefused,
+        ) as exc:
+            raise DeliveryError(self.name, f"refused: {exc}", permanent=True) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryError(
+                self.name, f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500
+            ) from exc
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+            raise DeliveryError(self.name, f"connection lost: {exc}", uncertain=True) from exc
+        except aiosmtplib.SMTPException as exc:
+            raise DeliveryError(self.name, f"{type(exc).__name__}: {exc}") from exc
+        except OSError as exc:
+            raise DeliveryError(self.name, f"cannot connect to {host}:{port}: {exc}") from exc
+        return Receipt(remote_id=str(mail["Message-ID"]), url=None)
+
+    async def send(self, delivery: Delivery) -> Receipt:
+        return await self._submit(self.compose(delivery))
+
+    async def reply(self, delivery: Delivery, receipt: Receipt) -> Receipt:
+        update = updated(delivery, self.context.language)
+        await self._submit(self.compose(update, reply_to=receipt.remote_id))
+        return receipt  # the thread is still the first mail's
+
+    async def edit(self, delivery: Delivery, receipt: Receipt) -> Receipt:
+        """Mail cannot be changed once sent: an edit is a reply in the thread."""
+        return await self.reply(delivery, receipt)
+
+    async def check(self) -> str:
+        server = self._server()
+        client = aiosmtplib.SMTP(**server)
+        try:
+            await client.connect()
+            password = self._password()
+            if self.settings.username and password:
+                await client.login(self.settings.username, password)
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(self.name, f"SMTP check failed: {exc}", permanent=True) from exc
+        return (
+            f"email via {server['hostname']}:{server['port']} ({self.settings.security})"
+            f" to {len(self.settings.to)} recipient(s)"
+        )

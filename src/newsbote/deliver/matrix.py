@@ -1,0 +1,149 @@
+"""Matrix: a room message per article, over the client-server API.
+
+Each post is ``PUT /_matrix/client/v3/rooms/{room}/send/m.room.message/{txnId}``
+with an ``org.matrix.custom.html`` body and a plain-text fallback. The
+transaction id is the delivery's idempotency key, so the homeserver drops a
+retried send of the same delivery (per access token). Edits are ``m.replace``
+events; replies quote the first post with ``m.in_reply_to``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr
+
+from newsbote.deliver.base import updated
+from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, reveal, secret_field
+from newsbote.errors import DeliveryError
+from newsbote.outbox import Delivery
+from newsbote.render.markup import convert
+from newsbote.types import Markup, Receipt
+
+API = "/_matrix/client/v3"
+
+
+class MatrixOptions(HttpOptions):
+    homeserver: str = Field(
+        description="the homeserver's base URL, e.g. https://matrix.example.org"
+    )
+    room: str = Field(description="room id (!abc:server) or alias (#news:server)")
+    access_token: SecretStr = secret_field("the bot account's access token")
+    msgtype: Literal["m.text", "m.notice"] = Field(
+        "m.text", description='"m.notice" marks the posts as a bot\'s (clients show them muted)'
+    )
+
+
+class Matrix(HttpDestination):
+    """Idempotent through transaction ids."""
+
+    kind = "matrix"
+    markup = Markup.MATRIX
+    max_length = 30_000
+    idempotent = True
+    title_in_body = True
+    rate = (0.2, 10.0)  # Synapse's default rc_message: 0.2/s with a burst of 10
+    Options = MatrixOptions
+
+    _room_id: str | None = None
+
+    @property
+    def settings(self) -> MatrixOptions:
+        assert isinstance(self.options, MatrixOptions)
+        return self.options
+
+    def _url(self, path: str) -> str:
+        return self.settings.homeserver.rstrip("/") + API + path
+
+    def _headers(self) -> dict[str, str]:
+        token = reveal(self.settings.access_token, "access_token", self.name)
+        return {"Authorization": f"Bearer {token}"}
+
+    def retry_after(self, answer: Answer) -> float | None:
+        body = answer.json()
+        if isinstance(body, dict) and isinstance(body.get("retry_after_ms"), int | float):
+            return float(body["retry_after_ms"]) / 1000
+        return super().retry_after(answer)
+
+    def describe(self, answer: Answer) -> str:
+        body = answer.json()
+        if isinstance(body, dict) and "errcode" in body:
+            return f"{body['errcode']}: {body.get('error', '')}"
+        return super().describe(answer)
+
+    async def room_id(self) -> str:
+        """The configured room's id, resolving an alias once."""
+        if self._room_id is None:
+            room = self.settings.room
+            if room.startswith("#"):
+                answer = await self.request(
+                    "GET",
+                    self._url(f"/directory/room/{quote(room, safe='')}"),
+                    headers=self._headers(),
+                )
+                room = str((answer.json() or {}).get("room_id") or "")
+                if not room:
+                    raise DeliveryError(
+                        self.name, f"alias {self.settings.room} has no room", permanent=True
+                    )
+            self._room_id = room
+        return self._room_id
+
+    def _content(self, delivery: Delivery) -> dict[str, Any]:
+        html = delivery.message.body
+        return {
+            "msgtype": self.settings.msgtype,
+            "body": convert(html, Markup.TEXT),
+            "format": "org.matrix.custom.html",
+            "formatted_body": html,
+        }
+
+    async def _put(self, delivery: Delivery, content: dict[str, Any]) -> Receipt:
+        room = await self.room_id()
+        url = self._url(
+            f"/rooms/{quote(room, safe='')}/send/m.room.message/{delivery.idempotency_key}"
+        )
+        answer = await self.request("PUT", url, json_body=content, headers=self._headers())
+        event = str((answer.json() or {}).get("event_id") or "")
+        if not event:
+            raise DeliveryError(self.name, f"no event_id in the answer: {answer.text[:200]}")
+        return Receipt(remote_id=event, url=f"https://matrix.to/#/{room}/{event}")
+
+    async def send(self, delivery: Delivery) -> Receipt:
+        return await self._put(delivery, self._content(delivery))
+
+    async def edit(self, delivery: Delivery, receipt: Receipt) -> Receipt:
+        new = self._content(delivery)
+        content = {
+            **new,
+            "body": "* " + new["body"],
+            "formatted_body": "* " + new["formatted_body"],
+            "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": receipt.remote_id},
+        }
+        edited = await self._put(delivery, content)
+        # the post is still the original event: edits point at it, not at each other
+        return Receipt(remote_id=receipt.remote_id, url=receipt.url or edited.url)
+
+    async def reply(self, delivery: Delivery, receipt: Receipt) -> Receipt:
+        update = updated(delivery, self.context.language)
+        content = self._content(update)
+        prefix = update.message.title.split(":", 1)[0] + ": "
+        content["body"] = prefix + content["body"]
+        content["formatted_body"] = f"<p><em>{prefix.strip()}</em></p>" + content["formatted_body"]
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": receipt.remote_id}}
+        return await self._put(update, content)
+
+    async def check(self) -> str:
+        answer = await self.request("GET", self._url("/account/whoami"), headers=self._headers())
+        user = (answer.json() or {}).get("user_id", "?")
+        room = await self.room_id()
+        joined = await self.request("GET", self._url("/joined_rooms"), headers=self._headers())
+        if room not in (joined.json() or {}).get("joined_rooms", []):
+            raise DeliveryError(
+                self.name,
+                f"{user} is not in room {self.settings.room}: invite and join it first",
+                permanent=True,
+            )
+        return f"matrix as {user} in {self.settings.room}"

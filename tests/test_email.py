@@ -1,0 +1,164 @@
+"""Email against a real SMTP server (aiosmtpd): STARTTLS with AUTH, multipart, threading."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from sqlalchemy import select
+
+from newsbote.store import Store
+from newsbote.store.schema import deliveries
+from tests.helpers import add_destination, load, run_once, write_config
+from tests.servers import FeedServer, free_port, rss
+
+USER, PASSWORD = "bote", "sehr-geheim"
+
+
+@dataclass
+class Mailbox:
+    """What the SMTP server accepted."""
+
+    mails: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    reject_next: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.reject_next:
+            return self.reject_next.pop(0)
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.mails.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+
+def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        USER.encode(),
+        PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+@dataclass
+class SmtpServer:
+    mailbox: Mailbox
+    port: int
+    ca_file: Path
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[SmtpServer]:
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    mailbox = Mailbox()
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=(port := free_port()),
+        tls_context=server_context,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=authenticate,
+    )
+    controller.start()
+    try:
+        yield SmtpServer(mailbox, port, ca_file)
+    finally:
+        controller.stop()
+
+
+def mail_config(
+    tmp_path: Path, store_url: str, feed_server: FeedServer, smtp: SmtpServer, **route: object
+) -> Path:
+    path = write_config(
+        tmp_path,
+        store_url,
+        [
+            {
+                "name": "blog",
+                "url": feed_server.url("/feed.xml"),
+                "allow_private": True,
+                "first_run": "all",
+            }
+        ],
+        routes=[{"sources": ["*"], "destinations": ["post"], **route}],
+    )
+    add_destination(
+        path, "post", "email", host="127.0.0.1", port=smtp.port, security="starttls",
+        username=USER, password="env:NEWSBOTE_TEST_SMTP_PASSWORD", ca_file=str(smtp.ca_file),
+        sender="News-Bote <bote@example.org>", to=["forum@example.org", "admin@example.org"],
+    )  # fmt: skip
+    return path
+
+
+async def test_each_article_is_one_multipart_mail_over_starttls_with_auth(
+    feed_server: FeedServer, smtp: SmtpServer, sqlite_store: Store, sqlite_url: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NEWSBOTE_TEST_SMTP_PASSWORD", PASSWORD)
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Glasfaser für alle")]))
+    await run_once(load(mail_config(tmp_path, sqlite_url, feed_server, smtp)), sqlite_store)
+    (mail,) = smtp.mailbox.mails
+    assert smtp.mailbox.envelopes == [
+        ("bote@example.org", ["forum@example.org", "admin@example.org"])
+    ]
+    assert mail["Subject"] == "Glasfaser für alle"
+    assert mail["From"] == "News-Bote <bote@example.org>"
+    assert mail.get_content_type() == "multipart/alternative"
+    text = mail.get_body(("plain",))
+    html = mail.get_body(("html",))
+    assert text is not None and html is not None
+    assert "zum Artikel… (https://example.org/1)" in text.get_content()
+    assert '<a href="https://example.org/1">zum Artikel…</a>' in html.get_content()
+    stored = sqlite_store.call(lambda c: c.execute(select(deliveries.c.remote_id)).scalar_one())
+    assert stored == mail["Message-ID"] and mail["Message-ID"].endswith("@example.org>")
+
+
+async def test_updates_are_replies_threaded_under_the_first_mail(
+    feed_server: FeedServer, smtp: SmtpServer, sqlite_store: Store, sqlite_url: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NEWSBOTE_TEST_SMTP_PASSWORD", PASSWORD)
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Meldung")]))
+    loaded = load(mail_config(tmp_path, sqlite_url, feed_server, smtp, update="edit"))
+    await run_once(loaded, sqlite_store)
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Meldung, ergänzt")]))
+    await run_once(loaded, sqlite_store)
+    first, update = smtp.mailbox.mails
+    assert update["Subject"] == "Update: Meldung, ergänzt"
+    assert update["In-Reply-To"] == first["Message-ID"] == update["References"]
+    assert update["Message-ID"] != first["Message-ID"]
+
+
+async def test_wrong_password_is_dead_and_a_temporary_refusal_is_retried(
+    feed_server: FeedServer, smtp: SmtpServer, sqlite_store: Store, sqlite_url: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Eins")]))
+    monkeypatch.setenv("NEWSBOTE_TEST_SMTP_PASSWORD", "falsch")
+    loaded = load(mail_config(tmp_path, sqlite_url, feed_server, smtp))
+    await run_once(loaded, sqlite_store)
+    row = sqlite_store.call(lambda c: c.execute(select(deliveries)).one())
+    assert row.state == "dead" and "refused" in row.last_error
+    assert smtp.mailbox.mails == []
+
+    monkeypatch.setenv("NEWSBOTE_TEST_SMTP_PASSWORD", PASSWORD)
+    smtp.mailbox.reject_next = ["451 4.3.0 try again later"]
+    sqlite_store.call(lambda c: c.execute(deliveries.update().values(state="pending")))
+    await run_once(loaded, sqlite_store)
+    row = sqlite_store.call(lambda c: c.execute(select(deliveries)).one())
+    assert row.state == "failed" and "451" in row.last_error

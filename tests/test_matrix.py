@@ -1,0 +1,155 @@
+"""Matrix against a real Synapse: HTML messages, txnId idempotency, m.replace edits, replies."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from newsbote.config.schema import BotConfig
+from newsbote.deliver.base import DeliverContext
+from newsbote.deliver.matrix import Matrix, MatrixOptions
+from newsbote.errors import DeliveryError
+from newsbote.outbox import Delivery
+from newsbote.store import Store
+from newsbote.store.schema import deliveries
+from newsbote.types import Markup, Message
+from tests.helpers import add_destination, load, run_once, write_config
+from tests.servers import FeedServer, rss
+from tests.synapse import Homeserver
+
+_users = itertools.count()
+
+
+def matrix_config(
+    tmp_path: Path, store_url: str, feed_server: FeedServer, synapse: Homeserver, **route: object
+) -> tuple[Path, str, str]:
+    """A config posting the feed to a fresh room; returns (path, room, token)."""
+    token = synapse.register(f"bote{next(_users)}")
+    room = synapse.create_room(token)
+    path = write_config(
+        tmp_path,
+        store_url,
+        [
+            {
+                "name": "blog",
+                "url": feed_server.url("/feed.xml"),
+                "allow_private": True,
+                "first_run": "all",
+            }
+        ],
+        routes=[{"sources": ["*"], "destinations": ["raum"], **route}],
+    )
+    add_destination(
+        path, "raum", "matrix", homeserver=synapse.url, room=room, access_token=token,
+        allow_private=True, rate_per_minute=6000,
+    )  # fmt: skip
+    return path, room, token
+
+
+async def test_articles_arrive_as_html_messages_with_a_plain_fallback(
+    feed_server: FeedServer, synapse: Homeserver, sqlite_store: Store, sqlite_url: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    feed_server.set(
+        "/feed.xml",
+        rss(
+            [
+                ("g1", "https://example.org/1", "Glasfaser &amp; mehr"),
+                ("g2", "https://example.org/2", "Zweiter"),
+            ]
+        ),
+    )
+    path, room, token = matrix_config(tmp_path, sqlite_url, feed_server, synapse)
+    await run_once(load(path), sqlite_store)
+    events = synapse.messages(token, room)
+    assert len(events) == 2
+    content = next(e["content"] for e in events if "Glasfaser" in e["content"]["body"])
+    assert content["format"] == "org.matrix.custom.html"
+    assert "<strong>Glasfaser &amp; mehr</strong>" in content["formatted_body"]
+    assert 'href="https://example.org/1"' in content["formatted_body"]
+    assert "zum Artikel…" in content["body"] and "<" not in content["body"]
+    ids = sqlite_store.call(lambda c: c.execute(select(deliveries.c.remote_id)).scalars().all())
+    assert sorted(ids) == sorted(e["event_id"] for e in events)
+
+
+async def test_a_resent_delivery_is_dropped_by_its_transaction_id(
+    synapse: Homeserver, sqlite_store: Store
+) -> None:
+    token = synapse.register(f"bote{next(_users)}")
+    room = synapse.create_room(token)
+    options = MatrixOptions(
+        homeserver=synapse.url, room=room, access_token=token, allow_private=True
+    )
+    matrix = Matrix("raum", options, DeliverContext(sqlite_store, BotConfig(), "de"))
+    message = Message("raum", "Titel", "<p>Text</p>", "https://example.org/1", Markup.MATRIX)
+    delivery = Delivery(1, 1, "raum", "k1", 1, "post", 1, message)
+    try:
+        first, second = await asyncio.gather(matrix.send(delivery), matrix.send(delivery))
+        again = await matrix.send(delivery)
+    finally:
+        await matrix.close()
+    assert first.remote_id == second.remote_id == again.remote_id
+    assert len(synapse.messages(token, room)) == 1
+
+
+async def test_changed_articles_edit_the_message_in_place(
+    feed_server: FeedServer, synapse: Homeserver, sqlite_store: Store, sqlite_url: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Erste Fassung")]))
+    path, room, token = matrix_config(tmp_path, sqlite_url, feed_server, synapse, update="edit")
+    loaded = load(path)
+    await run_once(loaded, sqlite_store)
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Zweite Fassung")]))
+    await run_once(loaded, sqlite_store)
+    original, edit = synapse.messages(token, room)
+    relation = edit["content"]["m.relates_to"]
+    assert relation == {"rel_type": "m.replace", "event_id": original["event_id"]}
+    assert "Zweite Fassung" in edit["content"]["m.new_content"]["formatted_body"]
+    assert edit["content"]["body"].startswith("* ")
+
+
+async def test_replies_quote_the_first_post(
+    feed_server: FeedServer, synapse: Homeserver, sqlite_store: Store, sqlite_url: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Meldung")]))
+    path, room, token = matrix_config(tmp_path, sqlite_url, feed_server, synapse, update="reply")
+    loaded = load(path)
+    await run_once(loaded, sqlite_store)
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Meldung, ergänzt")]))
+    await run_once(loaded, sqlite_store)
+    original, reply = synapse.messages(token, room)
+    assert reply["content"]["m.relates_to"] == {"m.in_reply_to": {"event_id": original["event_id"]}}
+    assert reply["content"]["body"].startswith("Update: ")
+
+
+async def test_a_bad_token_is_a_permanent_error_that_names_the_reason(
+    synapse: Homeserver, sqlite_store: Store
+) -> None:
+    token = synapse.register(f"bote{next(_users)}")
+    room = synapse.create_room(token)
+    options = MatrixOptions(
+        homeserver=synapse.url, room=room, access_token="falsch", allow_private=True
+    )
+    matrix = Matrix("raum", options, DeliverContext(sqlite_store, BotConfig(), "de"))
+    try:
+        with pytest.raises(DeliveryError, match="M_UNKNOWN_TOKEN") as error:
+            await matrix.check()
+        assert error.value.permanent
+        stranger = Matrix(
+            "raum",
+            MatrixOptions.model_validate(
+                options.model_dump() | {"access_token": synapse.register(f"bote{next(_users)}")}
+            ),
+            DeliverContext(sqlite_store, BotConfig(), "de"),
+        )
+        with pytest.raises(DeliveryError, match="is not in room"):
+            await stranger.check()
+        await stranger.close()
+    finally:
+        await matrix.close()
