@@ -387,6 +387,7 @@ def plan_items(
         try:
             for target in targets:
                 kind = kinds[config.destination(target.destination).kind]
+                action = UPDATE_ACTIONS[target.route.update] if updating else "post"
                 message = renderer.render(
                     item,
                     destination=target.destination,
@@ -396,8 +397,8 @@ def plan_items(
                     limit=kind.max_length,
                     measure=kind.measure,
                     headline=kind.title_in_body,
+                    update=action == "reply",
                 )
-                action = UPDATE_ACTIONS[target.route.update] if updating else "post"
                 messages.append(replace(message, action=action))
         except RenderError as exc:
             log.error("render source=%s item=%s error=%s", source.name, item.key, exc)

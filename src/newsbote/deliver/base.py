@@ -8,7 +8,7 @@ import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import ClassVar
 
@@ -77,9 +77,6 @@ class DeliverContext:
     language: str
 
 
-UPDATE_PREFIX = {"de": "Update: ", "en": "Update: "}
-
-
 class Destination(ABC):
     """A place to post.
 
@@ -137,8 +134,8 @@ class Destination(ABC):
         raise DeliveryError(self.name, f"{self.kind} posts cannot be edited", permanent=True)
 
     async def reply(self, delivery: Delivery, receipt: Receipt) -> Receipt:
-        """Answer the post ``receipt`` points at with the update; here: a new "Update: …" post."""
-        return await self.send(updated(delivery, self.context.language))
+        """Answer the post ``receipt`` points at (titled "Update: …"); here: a new post."""
+        return await self.send(delivery)
 
     async def lookup(self, delivery: Delivery) -> Receipt | None:
         """The post ``delivery`` made, if it arrived; None if it certainly did not."""
@@ -176,13 +173,3 @@ class Destination(ABC):
 
     async def close(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Release connections."""
-
-
-def updated(delivery: Delivery, language: str) -> Delivery:
-    """``delivery`` with its title marked as an update ("Update: …")."""
-    prefix = UPDATE_PREFIX.get(language, "Update: ")
-    if delivery.message.title.startswith(prefix):
-        return delivery
-    return replace(
-        delivery, message=replace(delivery.message, title=prefix + delivery.message.title)
-    )

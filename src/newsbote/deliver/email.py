@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import ssl
+from dataclasses import replace
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -24,10 +25,11 @@ from typing import Any, Literal
 import aiosmtplib
 from pydantic import Field, SecretStr, field_validator
 
-from newsbote.deliver.base import Destination, Options, updated
+from newsbote.deliver.base import Destination, Options
 from newsbote.deliver.http import reveal, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
+from newsbote.render import UPDATE_PREFIX
 from newsbote.render.markup import convert
 from newsbote.types import Markup, Receipt
 
@@ -152,12 +154,15 @@ class Email(Destination):
         return await self._submit(self.compose(delivery))
 
     async def reply(self, delivery: Delivery, receipt: Receipt) -> Receipt:
-        update = updated(delivery, self.context.language)
-        await self._submit(self.compose(update, reply_to=receipt.remote_id))
+        await self._submit(self.compose(delivery, reply_to=receipt.remote_id))
         return receipt  # the thread is still the first mail's
 
     async def edit(self, delivery: Delivery, receipt: Receipt) -> Receipt:
-        """Mail cannot be changed once sent: an edit is a reply in the thread."""
+        """Mail cannot be changed once sent: an edit is a reply in the thread, titled as one."""
+        prefix = UPDATE_PREFIX.get(self.context.language, UPDATE_PREFIX["en"])
+        title = delivery.message.title
+        if not title.startswith(prefix):
+            delivery = replace(delivery, message=replace(delivery.message, title=prefix + title))
         return await self.reply(delivery, receipt)
 
     async def check(self) -> str:

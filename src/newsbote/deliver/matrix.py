@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
-from newsbote.deliver.base import updated
 from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, reveal, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
@@ -127,13 +126,9 @@ class Matrix(HttpDestination):
         return Receipt(remote_id=receipt.remote_id, url=receipt.url or edited.url)
 
     async def reply(self, delivery: Delivery, receipt: Receipt) -> Receipt:
-        update = updated(delivery, self.context.language)
-        content = self._content(update)
-        prefix = update.message.title.split(":", 1)[0] + ": "
-        content["body"] = prefix + content["body"]
-        content["formatted_body"] = f"<p><em>{prefix.strip()}</em></p>" + content["formatted_body"]
+        content = self._content(delivery)  # the headline reads "Update: …"
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": receipt.remote_id}}
-        return await self._put(update, content)
+        return await self._put(delivery, content)
 
     async def check(self) -> str:
         answer = await self.request("GET", self._url("/account/whoami"), headers=self._headers())

@@ -45,6 +45,9 @@ class RenderContext:
     source_title: str
 
 
+UPDATE_PREFIX = {"de": "Update: ", "en": "Update: "}
+
+
 class Renderer:
     """Compiles templates once and renders items for destinations."""
 
@@ -106,11 +109,13 @@ class Renderer:
         limit: int | None = None,
         measure: Measure = len,
         headline: bool = False,
+        update: bool = False,
     ) -> Message:
         """The item as ``destination`` gets it: in its ``markup``, within its ``limit``.
 
         ``headline`` puts the title in bold at the top of the body, for places
         without a title field of their own (chats, toots); it survives any cut.
+        ``update`` marks the title as an update ("Update: …"), for replies.
         """
         compiled = self._template(template, context.language)
         entry = sanitize_entry(item.entry)  # nothing unsanitized is ever rendered
@@ -140,6 +145,8 @@ class Renderer:
         except TemplateError as exc:
             raise RenderError(name, _describe(exc), destination=destination) from exc
         title = plain_text(title) or entry.title or (entry.link or "")
+        if update:
+            title = UPDATE_PREFIX.get(context.language, UPDATE_PREFIX["en"]) + title
         if headline:
             body = f"<p><strong>{html.escape(title, quote=False)}</strong></p>{body}"
         body = fit(body, markup, limit, measure)

@@ -1,0 +1,116 @@
+"""Discord: a message per article through a channel webhook.
+
+``POST {webhook}?wait=true`` with the bot's name and avatar, the article as
+Discord Markdown in ``content`` and an embed carrying the title, the link and
+the lead image; ``wait=true`` returns the message, whose id later edits use
+(``PATCH {webhook}/messages/{id}``). In a forum channel each article opens a
+thread (``thread_name``). Webhooks have no idempotency and no way to list
+messages: a send with an unknown outcome waits as ``unknown`` for the operator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, SecretStr
+
+from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, reveal, secret_field
+from newsbote.errors import DeliveryError
+from newsbote.outbox import Delivery
+from newsbote.types import Markup, Receipt
+
+
+class DiscordOptions(HttpOptions):
+    webhook_url: SecretStr = secret_field(
+        "the channel webhook, https://discord.com/api/webhooks/<id>/<token>"
+    )
+    avatar_url: str | None = Field(None, description="the bot's avatar image")
+    forum: bool = Field(False, description="the channel is a forum: each article opens a thread")
+
+
+class Discord(HttpDestination):
+    kind = "discord"
+    markup = Markup.DISCORD
+    max_length = 2000
+    rate = (0.5, 5.0)  # webhooks: 30 messages a minute per channel, short bursts of 5
+    Options = DiscordOptions
+
+    @property
+    def settings(self) -> DiscordOptions:
+        assert isinstance(self.options, DiscordOptions)
+        return self.options
+
+    def _webhook(self) -> str:
+        return reveal(self.settings.webhook_url, "webhook_url", self.name).rstrip("/")
+
+    def retry_after(self, answer: Answer) -> float | None:
+        body = answer.json()
+        if isinstance(body, dict) and isinstance(body.get("retry_after"), int | float):
+            return float(body["retry_after"])
+        return super().retry_after(answer)
+
+    def _payload(self, delivery: Delivery) -> dict[str, Any]:
+        message = delivery.message
+        embed: dict[str, Any] = {"title": message.title[:256]}
+        if message.link:
+            embed["url"] = message.link
+        if message.image:
+            embed["image"] = {"url": message.image}
+        payload: dict[str, Any] = {
+            "content": message.body,
+            "username": self.context.bot.name[:80],
+            "embeds": [embed],
+            "allowed_mentions": {"parse": []},  # article text never pings anyone
+        }
+        if self.settings.avatar_url:
+            payload["avatar_url"] = self.settings.avatar_url
+        return payload
+
+    def _receipt(self, answer: Answer) -> Receipt:
+        body = answer.json()
+        if not isinstance(body, dict) or "id" not in body:
+            raise DeliveryError(self.name, f"no message in the answer: {answer.text[:200]}")
+        channel = body.get("channel_id", "")
+        guild = body.get("guild_id") or "@me"
+        url = f"https://discord.com/channels/{guild}/{channel}/{body['id']}" if channel else None
+        return Receipt(remote_id=f"{channel}/{body['id']}", url=url)
+
+    async def send(self, delivery: Delivery) -> Receipt:
+        payload = self._payload(delivery)
+        if self.settings.forum:
+            payload["thread_name"] = delivery.message.title[:100]
+        answer = await self.request(
+            "POST", self._webhook(), json_body=payload, params={"wait": "true"}
+        )
+        return self._receipt(answer)
+
+    async def edit(self, delivery: Delivery, receipt: Receipt) -> Receipt:
+        channel, message_id = receipt.remote_id.rsplit("/", 1)
+        params = {"thread_id": channel} if self.settings.forum else None
+        await self.request(
+            "PATCH",
+            f"{self._webhook()}/messages/{message_id}",
+            json_body={
+                k: v for k, v in self._payload(delivery).items() if k in ("content", "embeds")
+            },
+            params=params,
+        )
+        return receipt
+
+    async def reply(self, delivery: Delivery, receipt: Receipt) -> Receipt:
+        """In a forum thread: a message in the article's thread; elsewhere a new message."""
+        if not self.settings.forum:
+            return await self.send(delivery)
+        channel = receipt.remote_id.rsplit("/", 1)[0]
+        answer = await self.request(
+            "POST",
+            self._webhook(),
+            json_body=self._payload(delivery),
+            params={"wait": "true", "thread_id": channel},
+        )
+        return self._receipt(answer)
+
+    async def check(self) -> str:
+        answer = await self.request("GET", self._webhook())
+        body = answer.json() or {}
+        return f"discord webhook {body.get('name', '?')} in channel {body.get('channel_id', '?')}"

@@ -1,0 +1,205 @@
+"""Discord, Mastodon, Telegram, Slack, Discourse and XenForo against faithful local fakes."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from newsbote.store import Store
+from newsbote.store.schema import deliveries
+from newsbote.worker import build_destinations
+from tests.helpers import add_destination, load, run_once, write_config
+from tests.vendors import TOKEN, Vendors
+
+GOLDEN = (Path(__file__).parent / "golden" / "article.html").read_text(encoding="utf-8")
+LONG = GOLDEN + "".join(
+    f"<p>Absatz {n}: Der Ausbau geht weiter, und die Netzbetreiber melden neue Zahlen. "
+    "Viele Haushalte warten noch auf ihren Anschluss, z. B. in ländlichen Regionen.</p>"
+    for n in range(1, 80)
+)
+KINDS = ["discord", "mastodon", "telegram", "slack", "discourse", "xenforo"]
+
+
+@pytest.fixture(scope="module")
+def vendors_module() -> Iterator[Vendors]:
+    server = Vendors().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def vendors(vendors_module: Vendors) -> Vendors:
+    vendors_module.reset()
+    return vendors_module
+
+
+def options(kind: str, vendors: Vendors, secret: str = TOKEN) -> dict[str, Any]:
+    """A destination of ``kind`` pointing at its fake; ``secret`` as its credential."""
+    base: dict[str, Any] = {"allow_private": True, "rate_per_minute": 60_000, "timeout": 1.0}
+    per_kind: dict[str, dict[str, Any]] = {
+        "discord": {"webhook_url": vendors.url(f"/discord/api/webhooks/1/{secret}"), "avatar_url": "https://example.org/bote.png"},
+        "mastodon": {"instance": vendors.url("/mastodon"), "access_token": secret},
+        "telegram": {"api_url": vendors.url("/telegram"), "bot_token": secret, "chat_id": "@newskanal"},
+        "slack": {"api_url": vendors.url("/slack/api"), "bot_token": f"xoxb-{secret}", "channel": "C0NEWS"},
+        "discourse": {"url": vendors.url("/discourse"), "api_key": secret, "api_username": "News-Bote", "category": 5, "tags": ["news"]},
+        "xenforo": {"url": vendors.url("/xenforo"), "api_key": secret, "api_user": 7, "node_id": 3, "prefix_id": 2},
+    }  # fmt: skip
+    return base | per_kind[kind]
+
+
+def feed(title: str, body: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Blog</title>'
+        "<link>https://www.example.org/</link><item><guid>a1</guid>"
+        "<link>https://www.example.org/artikel/glasfaser</link>"
+        f"<title>{html.escape(title)}</title><content:encoded>{html.escape(body)}</content:encoded>"
+        "</item></channel></rss>"
+    )
+
+
+def configure(
+    tmp_path: Path,
+    store_url: str,
+    vendors: Vendors,
+    kind: str,
+    secret: str = TOKEN,
+    **route: object,
+) -> Path:
+    path = write_config(
+        tmp_path,
+        store_url,
+        [{"name": "blog", "url": vendors.url("/feed.xml"), "allow_private": True, "first_run": "all", "fulltext": "never"}],
+        routes=[{"sources": ["*"], "destinations": ["ziel"], **route}],
+    )  # fmt: skip
+    add_destination(path, "ziel", kind, **options(kind, vendors, secret))
+    return path
+
+
+def posted(vendors: Vendors, kind: str) -> list[str]:
+    """The text of every post the fake of ``kind`` holds, oldest first."""
+    if kind == "discord":
+        return [m["content"] + "\n" + m["embeds"][0]["title"] for m in vendors.discord.values()]
+    if kind == "mastodon":
+        return [s["status"] for s in vendors.mastodon.values()]
+    if kind == "telegram":
+        return [m["text"] for m in vendors.telegram.values()]
+    if kind == "slack":
+        return [m["text"] for m in vendors.slack.values()]
+    if kind == "discourse":
+        return [
+            t["title"] + "\n" + vendors.discourse_posts[t["posts"][0]]["raw"]
+            for t in vendors.discourse.values()
+        ]
+    return [t["title"] + "\n" + vendors.xenforo_posts[t["first_post_id"]]["message"] for t in vendors.xenforo.values()]  # fmt: skip
+
+
+def rows(store: Store) -> list[Any]:
+    return store.call(lambda c: list(c.execute(select(deliveries).order_by(deliveries.c.id))))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_long_article_is_one_native_post_within_the_limit(
+    kind: str, vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
+) -> None:
+    vendors.set("/feed.xml", feed("Glasfaser-Ausbau kommt voran", LONG))
+    await run_once(load(configure(tmp_path, sqlite_url, vendors, kind)), sqlite_store)
+    (row,) = rows(sqlite_store)
+    assert row.state == "sent", row.last_error
+    (text,) = posted(vendors, kind)
+    assert "Glasfaser-Ausbau kommt voran" in text
+    assert "https://www.example.org/artikel/glasfaser" in text
+    assert "zum Artikel" in text
+    assert row.remote_id
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_changed_article_edits_the_post(
+    kind: str, vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
+) -> None:
+    vendors.set("/feed.xml", feed("Glasfaser-Ausbau kommt voran", GOLDEN))
+    loaded = load(configure(tmp_path, sqlite_url, vendors, kind, update="edit"))
+    await run_once(loaded, sqlite_store)
+    vendors.set(
+        "/feed.xml", feed("Glasfaser-Ausbau kommt schneller voran", GOLDEN + "<p>Nachtrag.</p>")
+    )
+    await run_once(loaded, sqlite_store)
+    assert [r.state for r in rows(sqlite_store)] == ["sent", "sent"]
+    (text,) = posted(vendors, kind)
+    assert "schneller" in text
+    if kind != "mastodon":  # 500 characters end long before the addendum
+        assert "Nachtrag" in text
+
+
+@pytest.mark.parametrize("kind", ["mastodon", "telegram", "slack", "discourse", "xenforo"])
+async def test_a_reply_answers_the_first_post(
+    kind: str, vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
+) -> None:
+    vendors.set("/feed.xml", feed("Glasfaser-Ausbau kommt voran", GOLDEN))
+    loaded = load(configure(tmp_path, sqlite_url, vendors, kind, update="reply"))
+    await run_once(loaded, sqlite_store)
+    vendors.set("/feed.xml", feed("Glasfaser-Ausbau kommt voran", GOLDEN + "<p>Nachtrag.</p>"))
+    await run_once(loaded, sqlite_store)
+    first, reply = rows(sqlite_store)
+    assert reply.state == "sent", reply.last_error
+    first_id = first.remote_id.split("/")[-1]
+    if kind == "mastodon":
+        assert vendors.mastodon[reply.remote_id]["in_reply_to_id"] == first.remote_id
+    elif kind == "telegram":
+        (message,) = [m for m in vendors.telegram.values() if "reply_parameters" in m]
+        assert message["reply_parameters"] == {"message_id": int(first_id)}
+        assert "Update: Glasfaser" in message["text"]
+    elif kind == "slack":
+        (message,) = [m for m in vendors.slack.values() if m["thread_ts"]]
+        assert message["thread_ts"] == first_id and "Update: Glasfaser" in message["text"]
+    elif kind == "discourse":
+        (topic,) = vendors.discourse.values()
+        assert len(topic["posts"]) == 2
+        assert "Update: Glasfaser" in vendors.discourse_posts[topic["posts"][1]]["raw"]
+    else:
+        (thread,) = vendors.xenforo.values()
+        replies = [
+            p for p in vendors.xenforo_posts.values() if p["thread_id"] == thread["thread_id"]
+        ]
+        assert len(replies) == 2 and "[b]Update: Glasfaser" in replies[1]["message"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_wrong_credential_is_dead_with_the_platforms_reason(
+    kind: str, vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
+) -> None:
+    vendors.set("/feed.xml", feed("Glasfaser-Ausbau kommt voran", GOLDEN))
+    loaded = load(configure(tmp_path, sqlite_url, vendors, kind, secret="falsch"))
+    await run_once(loaded, sqlite_store)
+    (row,) = rows(sqlite_store)
+    assert row.state == "dead"
+    expected = {
+        "discord": "Invalid Webhook Token", "mastodon": "access token is invalid",
+        "telegram": "Unauthorized", "slack": "invalid_auth",
+        "discourse": "not permitted", "xenforo": "api_key_not_found",
+    }[kind]  # fmt: skip
+    assert expected in row.last_error
+    assert posted(vendors, kind) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_check_reports_who_posts_where(
+    kind: str, vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
+) -> None:
+    loaded = load(configure(tmp_path, sqlite_url, vendors, kind))
+    destination = build_destinations(loaded, sqlite_store)["ziel"]
+    try:
+        assert kind in (await destination.check())
+    finally:
+        await destination.close()
+
+
+def test_secrets_never_show_in_the_loaded_config(tmp_path: Path, vendors: Vendors) -> None:
+    loaded = load(configure(tmp_path, "sqlite:///x.db", vendors, "mastodon"))
+    shown = repr(loaded.destination_options["ziel"]) + str(loaded.destination_options["ziel"])
+    assert TOKEN not in shown and "**********" in shown
