@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from newsbote.config import LoadedConfig, load_config
 from newsbote.pipeline import PollReport
 from newsbote.store import Store
-from newsbote.store.schema import board_posts
+from newsbote.store.schema import board_posts, deliveries, items, sources
 from newsbote.worker import Service
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 
 
 def toml_value(value: Any) -> str:
@@ -46,6 +49,65 @@ def write_config(
     path = directory / "newsbote.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def seed_deliveries(
+    connection: Connection,
+    count: int,
+    destination: str = "board",
+    now: datetime = NOW,
+    more: Sequence[str] = (),
+) -> None:
+    """``count`` items of one source, each with a pending delivery to ``destination`` (and ``more``)."""
+    source_id = connection.execute(
+        sources.insert().values(
+            name="s", config_url="x", url="x", errors=0, first_run_done=True, created_at=now
+        )
+    ).inserted_primary_key[0]  # type: ignore[index]
+    item_rows = [
+        {
+            "source_id": source_id,
+            "key": f"k{i}",
+            "key_kind": "guid",
+            "title": f"T{i}",
+            "content_html": "",
+            "summary_html": "",
+            "teaser": "",
+            "categories": "[]",
+            "fingerprint": "f",
+            "version": 1,
+            "decision": "queued",
+            "reason": "",
+            "first_seen_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    ids = connection.execute(
+        items.insert().returning(items.c.id, sort_by_parameter_order=True), item_rows
+    ).scalars()
+    connection.execute(
+        deliveries.insert(),
+        [
+            {
+                "item_id": item_id,
+                "destination": name,
+                "dedupe_key": f"d{item_id}",
+                "version": 1,
+                "action": "post",
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "title": f"Meldung {item_id}",
+                "body": f"<p>Meldung Nummer {item_id}</p>",
+                "markup": "html",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for item_id in ids
+            for name in (destination, *more)
+        ],
+    )
 
 
 def add_destination(path: Path, name: str, kind: str, **options: Any) -> None:

@@ -151,6 +151,7 @@ class WebhookReceiver(FeedServer):
         self.received: list[Received] = []
         self.posts: dict[str, dict[str, object]] = {}
         self.fail: list[tuple[int, dict[str, str]]] = []
+        self.delay = 0.0
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("POST", "/hook", self._hook)
@@ -161,6 +162,8 @@ class WebhookReceiver(FeedServer):
 
         body = await request.read()
         self.received.append(Received(dict(request.headers), body))
+        if self.delay:
+            await asyncio.sleep(self.delay)
         timestamp = request.headers.get("X-Newsbote-Timestamp", "")
         expected = (
             "sha256="

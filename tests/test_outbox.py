@@ -7,66 +7,16 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from newsbote import outbox
 from newsbote.errors import DeliveryError
 from newsbote.store import Store, open_store
-from newsbote.store.schema import deliveries, items, sources
+from newsbote.store.schema import deliveries
 from newsbote.types import Receipt
+from tests.helpers import seed_deliveries as seed
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
-
-
-def seed(connection: Connection, count: int, destination: str = "board") -> None:
-    source_id = connection.execute(
-        sources.insert().values(
-            name="s", config_url="x", url="x", errors=0, first_run_done=True, created_at=NOW
-        )
-    ).inserted_primary_key[0]  # type: ignore[index]
-    item_rows = [
-        {
-            "source_id": source_id,
-            "key": f"k{i}",
-            "key_kind": "guid",
-            "title": f"T{i}",
-            "content_html": "",
-            "summary_html": "",
-            "teaser": "",
-            "categories": "[]",
-            "fingerprint": "f",
-            "version": 1,
-            "decision": "queued",
-            "reason": "",
-            "first_seen_at": NOW,
-            "updated_at": NOW,
-        }
-        for i in range(count)
-    ]
-    ids = connection.execute(
-        items.insert().returning(items.c.id, sort_by_parameter_order=True), item_rows
-    ).scalars()
-    connection.execute(
-        deliveries.insert(),
-        [
-            {
-                "item_id": item_id,
-                "destination": destination,
-                "dedupe_key": f"d{item_id}",
-                "version": 1,
-                "action": "post",
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": NOW,
-                "title": "t",
-                "body": "b",
-                "markup": "html",
-                "created_at": NOW,
-                "updated_at": NOW,
-            }
-            for item_id in ids
-        ],
-    )
 
 
 def states(store: Store) -> list[str]:

@@ -246,6 +246,39 @@ def run(
         store.close()
 
 
+@app.command()
+def worker(
+    config: ConfigOption = None,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="deliver what is due now, then exit")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    """Deliver only: no polling, no web server. Run several against one PostgreSQL store."""
+    _setup_logging(log_level)
+    loaded = _load(config)
+    store = _store(loaded)
+    try:
+        if drain:
+            attempted = asyncio.run(_drain(loaded, store))
+            console.print(
+                f"attempted {attempted} deliveries; ledger: {_counts(store.call(outbox.counts))}"
+            )
+        else:
+            from newsbote.serve import serve
+
+            asyncio.run(serve(loaded, store, on_ready="delivering (Ctrl-C stops)", worker=True))
+    except NewsboteError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+
+
+async def _drain(loaded: LoadedConfig, store: Store) -> int:
+    async with Service(loaded, store) as service:
+        return await service.deliver_all()
+
+
 async def _run_once(loaded: LoadedConfig, store: Store, force: bool) -> list[PollReport]:
     async with Service(loaded, store) as service:
         return await service.run_once(force=force)

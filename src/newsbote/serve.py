@@ -51,12 +51,15 @@ def listen(host: str, port: int, what: str) -> socket.socket:
         ) from exc
 
 
-async def serve(loaded: LoadedConfig, store: Store, *, on_ready: str | None = None) -> None:
-    """Poll, deliver and serve the web app until SIGINT or SIGTERM."""
+async def serve(
+    loaded: LoadedConfig, store: Store, *, on_ready: str | None = None, worker: bool = False
+) -> None:
+    """Poll, deliver and serve the web app until SIGINT or SIGTERM; a ``worker`` only delivers."""
     web = loaded.config.web
-    sock = listen(web.host, web.port, "the web server ([web] port)") if web.enabled else None
+    enabled = web.enabled and not worker
+    sock = listen(web.host, web.port, "the web server ([web] port)") if enabled else None
     async with Service(loaded, store) as service:
-        tasks = [service.run_forever()]
+        tasks = [service.run_forever(poll=not worker)]
         server = None
         if sock is not None:
             server = web_server(loaded, store)

@@ -117,7 +117,9 @@ class Service:
         """Deliver until nothing is due now; return how many deliveries were attempted."""
         attempted = 0
         while True:
-            outcomes = await deliver_due(self.store, self.destinations)
+            outcomes = await deliver_due(
+                self.store, self.destinations, lease=self.config.service.delivery_lease
+            )
             for outcome in outcomes:
                 metrics.count_delivery(
                     outcome.delivery.destination, "sent" if outcome.receipt else "error"
@@ -131,8 +133,13 @@ class Service:
         await self.deliver_all()
         return reports
 
-    async def run_forever(self) -> None:
-        """Poll and deliver until :meth:`stop` is called."""
+    async def run_forever(self, *, poll: bool = True) -> None:
+        """Poll and deliver until :meth:`stop` is called; ``poll=False`` only delivers
+        (a ``newsbote worker``: several may drain one PostgreSQL ledger side by side).
+        """
+        if not poll:
+            await self._loop(self._deliver_round, self._stop)
+            return
         for _ in range(self.config.service.concurrency):
             task = asyncio.create_task(self._poller())
             self._polls.add(task)

@@ -109,6 +109,11 @@ class ServiceConfig(Model):
     per_host: int = Field(4, ge=1, description="concurrent requests per host")
     concurrency: int = Field(100, ge=1, description="concurrent fetches in all")
     jitter: float = Field(0.1, ge=0, le=0.5, description="fraction of the interval to vary by")
+    delivery_lease: Duration = Field(
+        120.0,
+        ge=1,
+        description="how long a claimed delivery is held; a worker that dies frees it after this",
+    )
 
 
 class SourceConfig(Model):
