@@ -14,7 +14,7 @@ from newsbote.store import Store
 from newsbote.store.schema import deliveries
 from newsbote.worker import build_destinations
 from tests.helpers import add_destination, load, run_once, write_config
-from tests.vendors import TOKEN, Vendors
+from tests.vendors import TOKEN, Faults, Vendors
 
 GOLDEN = (Path(__file__).parent / "golden" / "article.html").read_text(encoding="utf-8")
 LONG = GOLDEN + "".join(
@@ -52,12 +52,12 @@ def options(kind: str, vendors: Vendors, secret: str = TOKEN) -> dict[str, Any]:
     return base | per_kind[kind]
 
 
-def feed(title: str, body: str) -> str:
+def feed(title: str, body: str, slug: str = "glasfaser") -> str:
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
         'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Blog</title>'
-        "<link>https://www.example.org/</link><item><guid>a1</guid>"
-        "<link>https://www.example.org/artikel/glasfaser</link>"
+        f"<link>https://www.example.org/</link><item><guid>{slug}</guid>"
+        f"<link>https://www.example.org/artikel/{slug}</link>"
         f"<title>{html.escape(title)}</title><content:encoded>{html.escape(body)}</content:encoded>"
         "</item></channel></rss>"
     )
@@ -203,3 +203,34 @@ def test_secrets_never_show_in_the_loaded_config(tmp_path: Path, vendors: Vendor
     loaded = load(configure(tmp_path, "sqlite:///x.db", vendors, "mastodon"))
     shown = repr(loaded.destination_options["ziel"]) + str(loaded.destination_options["ziel"])
     assert TOKEN not in shown and "**********" in shown
+
+
+async def test_apprise_notifies_once_and_an_unknown_outcome_waits_for_the_operator(
+    vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
+) -> None:
+    vendors.set("/feed.xml", feed("Glasfaser-Ausbau kommt voran", GOLDEN))
+    path = write_config(
+        tmp_path,
+        sqlite_url,
+        [
+            {
+                "name": "blog",
+                "url": vendors.url("/feed.xml"),
+                "allow_private": True,
+                "first_run": "all",
+            }
+        ],
+        routes=[{"sources": ["*"], "destinations": ["glocke"]}],
+    )
+    target = vendors.url("/apprise/notify").replace("http://", "json://")
+    add_destination(path, "glocke", "apprise", urls=[target])
+    await run_once(load(path), sqlite_store)
+    (note,) = vendors.apprise
+    assert note["title"] == "Glasfaser-Ausbau kommt voran"
+    assert "[zum Artikel…](https://www.example.org/artikel/glasfaser)" in note["message"]
+    assert [r.state for r in rows(sqlite_store)] == ["sent"]
+
+    vendors.faults = Faults(rate=1.0, kinds=("500",))
+    vendors.set("/feed.xml", feed("Zweiter Artikel zum Ausbau", GOLDEN, "zweiter"))
+    await run_once(load(path), sqlite_store)
+    assert [r.state for r in rows(sqlite_store)] == ["sent", "unknown"]

@@ -92,12 +92,14 @@ class Vendors(FeedServer):
         self.discourse_posts: dict[int, dict[str, Any]] = {}
         self.xenforo: dict[int, dict[str, Any]] = {}
         self.xenforo_posts: dict[int, dict[str, Any]] = {}
+        self.apprise: list[dict[str, Any]] = []
         self.attempts = 0
         self._ids = itertools.count(1001)
 
     def reset(self) -> None:
         super().reset()
         self.faults = Faults()
+        self.apprise.clear()
         for store in (self.discord, self.mastodon, self.mastodon_keys, self.telegram, self.slack,
                       self.discourse, self.discourse_posts, self.xenforo, self.xenforo_posts):  # fmt: skip
             store.clear()
@@ -124,6 +126,7 @@ class Vendors(FeedServer):
         route("POST", "/xenforo/api/posts/{id}/", self._xenforo_post_edit)
         route("GET", "/xenforo/api/forums/{node}/threads", self._xenforo_list)
         route("GET", "/xenforo/api/me/", self._xenforo_me)
+        route("POST", "/apprise/notify", self._apprise)
         super()._add_routes(app)  # feeds on every other path
 
     async def _fault(
@@ -140,6 +143,15 @@ class Vendors(FeedServer):
         """A reply slower than the client waits: the post was made, the client cannot know."""
         if kind == "timeout":
             await asyncio.sleep(self.faults.timeout)
+
+    # Apprise's json:// target: any JSON endpoint ---------------------------------------
+    async def _apprise(self, request: web.Request) -> web.StreamResponse:
+        self.attempts += 1
+        fault = await self._fault(self.faults.pick())
+        if fault:
+            return fault
+        self.apprise.append(await request.json())
+        return _json(200, {"ok": True})
 
     # Discord ---------------------------------------------------------------------------
     DISCORD_FIELDS: ClassVar[set[str]] = {"content", "username", "avatar_url", "tts", "embeds", "allowed_mentions",
