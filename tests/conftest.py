@@ -11,8 +11,11 @@ import psycopg
 import pytest
 
 from newsbote.store import Store, open_store
+from tests.mail import SmtpServer, smtp_server
 from tests.servers import FeedServer
 from tests.synapse import Homeserver, homeserver, synapse_python
+from tests.wordpress import Site, wordpress
+from tests.wordpress import missing as wordpress_missing
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 if not CORPUS.is_dir():
@@ -118,4 +121,21 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homeserver]:
     if synapse_python() is None:
         missing_service("Synapse", "not installed in .synapse/ (make test installs it)")
     with homeserver(tmp_path_factory.mktemp("synapse")) as server:
+        yield server
+
+
+@pytest.fixture
+def wordpress_site(tmp_path: Path) -> Iterator[Site]:
+    """A fresh real WordPress with an editor and an application password."""
+    problem = wordpress_missing()
+    if problem:
+        missing_service("WordPress", problem)
+    with wordpress(tmp_path) as site:
+        yield site
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1: STARTTLS required, then AUTH."""
+    with smtp_server(tmp_path) as server:
         yield server
