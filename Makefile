@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SYNAPSE ?= .synapse
+MISAGO ?= .misago
 PORT ?= 8080
 FEED_PORT ?= 8081
 
@@ -28,10 +29,17 @@ $(SYNAPSE)/.installed:
 	$(SYNAPSE)/bin/python -m pip install --quiet 'matrix-synapse>=1.100'
 	touch $@
 
+# A real Misago forum for the tests (it runs on the PostgreSQL the tests use).
+$(MISAGO)/.installed:
+	$(PYTHON) -m venv $(MISAGO)
+	$(MISAGO)/bin/python -m pip install --quiet --upgrade pip
+	$(MISAGO)/bin/python -m pip install --quiet 'misago>=0.39,<0.40'
+	touch $@
+
 demo: $(VENV)/.installed
 	$(BIN)/newsbote demo --port $(PORT) --feed-port $(FEED_PORT)
 
-test: $(VENV)/.installed-test $(SYNAPSE)/.installed
+test: $(VENV)/.installed-test $(SYNAPSE)/.installed $(MISAGO)/.installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
@@ -46,4 +54,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/poll.py
 
 clean:
-	rm -rf $(VENV) $(SYNAPSE) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SYNAPSE) $(MISAGO) .demo .pytest_cache .mypy_cache .ruff_cache

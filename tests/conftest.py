@@ -12,6 +12,7 @@ import pytest
 
 from newsbote.store import Store, open_store
 from tests.mail import SmtpServer, smtp_server
+from tests.misago import Forum, misago, misago_python
 from tests.servers import FeedServer
 from tests.synapse import Homeserver, homeserver, synapse_python
 from tests.wordpress import Site, wordpress
@@ -47,6 +48,10 @@ def _postgres_available() -> str | None:
 
 @pytest.fixture(scope="session")
 def postgres_admin() -> str:
+    return _require_postgres()
+
+
+def _require_postgres() -> str:
     problem = _postgres_available()
     if problem:
         if REQUIRE_POSTGRES:
@@ -139,3 +144,13 @@ def smtp(tmp_path: Path) -> Iterator[SmtpServer]:
     """A real SMTP server on 127.0.0.1: STARTTLS required, then AUTH."""
     with smtp_server(tmp_path) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def misago_forum(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Forum]:
+    """One real Misago on the CI's PostgreSQL for the whole run (threads keep tests apart)."""
+    if misago_python() is None:
+        missing_service("Misago", "not installed in .misago/ (make test installs it)")
+    admin = _require_postgres()
+    with misago(admin, tmp_path_factory.mktemp("misago")) as forum:
+        yield forum

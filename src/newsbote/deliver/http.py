@@ -88,8 +88,13 @@ class HttpDestination(Destination):
                 connector=aiohttp.TCPConnector(limit=32, resolver=resolver),
                 timeout=aiohttp.ClientTimeout(total=self.http.timeout),
                 headers={"User-Agent": USER_AGENT},
+                cookie_jar=self.cookie_jar(),
             )
         return self._session
+
+    def cookie_jar(self) -> aiohttp.abc.AbstractCookieJar:
+        """Cookies are ignored unless a destination logs in with a session."""
+        return aiohttp.DummyCookieJar()
 
     def retry_after(self, answer: Answer) -> float | None:
         """Seconds to wait after a 429 or 5xx: ``Retry-After``; vendors override for their field."""
