@@ -234,3 +234,21 @@ async def test_apprise_notifies_once_and_an_unknown_outcome_waits_for_the_operat
     vendors.set("/feed.xml", feed("Zweiter Artikel zum Ausbau", GOLDEN, "zweiter"))
     await run_once(load(path), sqlite_store)
     assert [r.state for r in rows(sqlite_store)] == ["sent", "unknown"]
+
+
+def test_check_command_tests_each_destinations_credentials(
+    vendors: Vendors, sqlite_url: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from newsbote.cli import app
+
+    path = write_config(tmp_path, sqlite_url, [], routes=[])
+    add_destination(path, "toot", "mastodon", **options("mastodon", vendors))
+    add_destination(path, "kaputt", "slack", **options("slack", vendors, secret="falsch"))
+    result = CliRunner().invoke(app, ["check", "-c", str(path), "--no-fetch"])
+    output = result.output + (result.stderr if result.stderr_bytes else "")
+    assert result.exit_code == 1, output
+    assert "✓ destination toot: mastodon as @bote" in output
+    assert "✗ destination kaputt:" in output and "invalid_auth" in output
+    assert TOKEN not in output

@@ -27,6 +27,7 @@ from newsbote.config import (
     mask_url,
     remove_source,
 )
+from newsbote.deliver import Destination
 from newsbote.errors import NewsboteError
 from newsbote.fetch import Fetcher
 from newsbote.identify import canonical_url, identify, item_key
@@ -152,7 +153,8 @@ def check(
         destinations = build_destinations(loaded, store)
         for name, destination in destinations.items():
             try:
-                console.print(f"[green]✓[/] destination {name}: {asyncio.run(destination.check())}")
+                described = asyncio.run(_check_destination(destination))
+                console.print(f"[green]✓[/] destination {name}: {escape(described)}")
             except NewsboteError as exc:
                 problems += 1
                 errors.print(f"[red]✗[/] destination {name}: {escape(str(exc))}")
@@ -164,6 +166,13 @@ def check(
         errors.print(f"[red]{problems} problem(s)[/]")
         raise typer.Exit(1)
     console.print("[green]all good[/]")
+
+
+async def _check_destination(destination: Destination) -> str:
+    try:
+        return await destination.check()
+    finally:
+        await destination.close()
 
 
 async def _check_sources(loaded: LoadedConfig) -> int:
