@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,12 @@ from tests.servers import FeedServer, rss
 
 
 def mail_config(
-    tmp_path: Path, store_url: str, feed_server: FeedServer, smtp: SmtpServer, **route: object
+    tmp_path: Path,
+    store_url: str,
+    feed_server: FeedServer,
+    smtp: SmtpServer,
+    digest: dict[str, str] | None = None,
+    **route: object,
 ) -> Path:
     path = write_config(
         tmp_path,
@@ -34,6 +40,7 @@ def mail_config(
         path, "post", "email", host="127.0.0.1", port=smtp.port, security="starttls",
         username=USER, password="env:NEWSBOTE_TEST_SMTP_PASSWORD", ca_file=str(smtp.ca_file),
         sender="News-Bote <bote@example.org>", to=["forum@example.org", "admin@example.org"],
+        **(digest or {}),
     )  # fmt: skip
     return path
 
@@ -95,3 +102,40 @@ async def test_wrong_password_is_dead_and_a_temporary_refusal_is_retried(
     await run_once(loaded, sqlite_store)
     row = sqlite_store.call(lambda c: c.execute(select(deliveries)).one())
     assert row.state == "failed" and "451" in row.last_error
+
+
+async def test_a_daily_digest_collects_the_days_articles_into_one_mail(
+    feed_server: FeedServer, smtp: SmtpServer, sqlite_store: Store, sqlite_url: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NEWSBOTE_TEST_SMTP_PASSWORD", PASSWORD)
+    now = datetime.now(UTC)
+    items = [(f"g{n}", f"https://example.org/{n}", f"Artikel Nummer {n}") for n in range(3)]
+    feed_server.set("/feed.xml", rss(items))
+    if now.hour < 23:  # digest time still ahead today: nothing goes out yet
+        later = (now + timedelta(hours=1)).strftime("%H:00")
+        waiting = {"digest": "daily", "digest_at": later, "timezone": "UTC"}
+        loaded = load(mail_config(tmp_path, sqlite_url, feed_server, smtp, waiting))
+        await run_once(loaded, sqlite_store)
+        assert smtp.mailbox.mails == []
+        states = sqlite_store.call(lambda c: c.execute(select(deliveries.c.state)).scalars().all())
+        assert states == ["pending"] * 3
+    due = {"digest": "daily", "digest_at": "00:00", "timezone": "UTC"}
+    loaded = load(mail_config(tmp_path, sqlite_url, feed_server, smtp, due))
+    await run_once(loaded, sqlite_store)
+    (mail,) = smtp.mailbox.mails
+    assert mail["Subject"].startswith("News-Bote: 3 neue Artikel (")
+    html = mail.get_body(("html",))
+    assert html is not None
+    text = html.get_content()
+    assert all(f"<h2>Artikel Nummer {n}</h2>" in text for n in range(3))
+    assert all(f'href="https://example.org/{n}"' in text for n in range(3))
+    states = sqlite_store.call(lambda c: c.execute(select(deliveries.c.state)).scalars().all())
+    assert states == ["sent"] * 3
+
+    # one digest a day: a later article waits for tomorrow's
+    feed_server.set("/feed.xml", rss([("g9", "https://example.org/9", "Nachzügler"), *items]))
+    await run_once(loaded, sqlite_store)
+    assert len(smtp.mailbox.mails) == 1
+    states = sqlite_store.call(lambda c: c.execute(select(deliveries.c.state)).scalars().all())
+    assert sorted(states) == ["pending", "sent", "sent", "sent"]

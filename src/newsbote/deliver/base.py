@@ -9,10 +9,11 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
 
 from newsbote.config.schema import BotConfig
 from newsbote.errors import DeliveryError
@@ -114,6 +115,15 @@ class Destination(ABC):
         per_minute = getattr(options, "rate_per_minute", None)
         rate = (per_minute / 60.0, max(1.0, per_minute / 60.0)) if per_minute else self.rate
         self.bucket = TokenBucket(*rate) if rate else None
+
+    @property
+    def paced(self) -> bool:
+        """True where :meth:`room` limits what may be claimed (a rate limit, a digest)."""
+        return self.bucket is not None
+
+    def room(self, connection: Connection, now: datetime, limit: int) -> int:
+        """How many deliveries may be claimed now (called in the claiming transaction)."""
+        return min(limit, self.bucket.available()) if self.bucket is not None else limit
 
     @property
     def policy(self) -> Policy:

@@ -14,24 +14,33 @@ operator instead of being sent twice.
 from __future__ import annotations
 
 import hashlib
+import html
 import ssl
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, time
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosmtplib
 from pydantic import Field, SecretStr, field_validator
+from sqlalchemy import Connection, func, select
 
 from newsbote.deliver.base import Destination, Options
 from newsbote.deliver.http import reveal, secret_field
 from newsbote.errors import DeliveryError
-from newsbote.outbox import Delivery
+from newsbote.outbox import Delivery, Outcome
 from newsbote.render import UPDATE_PREFIX
 from newsbote.render.markup import convert
+from newsbote.store.schema import deliveries
 from newsbote.types import Markup, Receipt
+
+DIGEST_LIMIT = 1000
+"""Articles in one digest at most; more wait for the next day's."""
 
 
 class EmailOptions(Options):
@@ -50,6 +59,20 @@ class EmailOptions(Options):
         None, description="CA bundle to trust for the server's certificate"
     )
     timeout: float = Field(30.0, gt=0, description="seconds per SMTP conversation")
+    digest: Literal["off", "daily"] = Field(
+        "off", description='"daily": one mail a day with every new article instead of one each'
+    )
+    digest_at: time = Field(time(7, 0), description="when the daily digest goes out (HH:MM)")
+    timezone: str = Field("Europe/Berlin", description="the time zone of digest_at")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
     @field_validator("sender", "to")
     @classmethod
@@ -164,6 +187,58 @@ class Email(Destination):
         if not title.startswith(prefix):
             delivery = replace(delivery, message=replace(delivery.message, title=prefix + title))
         return await self.reply(delivery, receipt)
+
+    @property
+    def paced(self) -> bool:
+        return self.settings.digest == "daily" or super().paced
+
+    def room(self, connection: Connection, now: datetime, limit: int) -> int:
+        """In digest mode: everything due, once a day after ``digest_at``; else nothing."""
+        if self.settings.digest == "off":
+            return super().room(connection, now, limit)
+        zone = ZoneInfo(self.settings.timezone)
+        local = now.astimezone(zone)
+        if local.time() < self.settings.digest_at:
+            return 0
+        today = datetime.combine(local.date(), self.settings.digest_at, zone)
+        last = connection.execute(
+            select(func.max(deliveries.c.sent_at)).where(deliveries.c.destination == self.name)
+        ).scalar()
+        return 0 if last is not None and last >= today else DIGEST_LIMIT
+
+    async def deliver_many(self, batch: Sequence[tuple[Delivery, Receipt | None]]) -> list[Outcome]:
+        if self.settings.digest == "off" or not batch:
+            return await super().deliver_many(batch)
+        try:
+            receipt = await self._submit(self.digest_mail([d for d, _ in batch]))
+        except DeliveryError as exc:
+            return [Outcome(d, error=exc) for d, _ in batch]
+        return [Outcome(d, receipt=receipt) for d, _ in batch]
+
+    def digest_mail(self, batch: Sequence[Delivery]) -> EmailMessage:
+        """One mail with every article of ``batch``: a contents list, then each in full."""
+        language = self.context.language
+        day = datetime.now(ZoneInfo(self.settings.timezone)).strftime(
+            "%d.%m.%Y" if language == "de" else "%Y-%m-%d"
+        )
+        count = len(batch)
+        subject = (
+            f"{self.context.bot.name}: {count} neue{'r' if count == 1 else ''} Artikel ({day})"
+            if language == "de"
+            else f"{self.context.bot.name}: {count} new article{'' if count == 1 else 's'} ({day})"
+        )
+        sections = "".join(
+            f"<h2>{html.escape(d.message.title)}</h2>{d.message.body}<hr>" for d in batch
+        )
+        contents = "".join(f"<li>{html.escape(d.message.title)}</li>" for d in batch)
+        body = f"<ul>{contents}</ul><hr>{sections}"
+        first = batch[0]
+        digest = replace(
+            first,
+            dedupe_key="digest:" + ",".join(str(d.id) for d in batch),
+            message=replace(first.message, title=subject, body=body, link=None),
+        )
+        return self.compose(digest)
 
     async def check(self) -> str:
         server = self._server()

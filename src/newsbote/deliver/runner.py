@@ -21,15 +21,15 @@ log = logging.getLogger("newsbote.deliver")
 def _claim(
     connection: Connection, destinations: dict[str, Destination], limit: int, lease: float
 ) -> list[tuple[Delivery, Receipt | None]]:
-    """Claim what can go out now: rate-limited destinations only as many as they have tokens."""
+    """Claim what can go out now: paced destinations (rate limits, digests) only what they take."""
     now = datetime.now(UTC)
     idempotent = [name for name, d in destinations.items() if d.idempotent]
     outbox.reap(connection, now=now, idempotent=idempotent)
-    free = [name for name, d in destinations.items() if d.bucket is None]
+    free = [name for name, d in destinations.items() if not d.paced]
     claimed = outbox.claim(connection, now=now, destinations=free, limit=limit, lease=lease)
     for name, destination in destinations.items():
-        if destination.bucket is not None:
-            room = min(limit, destination.bucket.available())
+        if destination.paced:
+            room = destination.room(connection, now, limit)
             claimed += outbox.claim(
                 connection, now=now, destinations=[name], limit=room, lease=lease
             )
