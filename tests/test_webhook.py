@@ -162,3 +162,43 @@ async def test_private_webhook_addresses_are_refused_without_a_request(
         await hook.send(delivery)
     assert caught.value.permanent
     await hook.close()
+
+
+async def test_a_body_template_shapes_the_json(
+    feed_server: FeedServer, receiver: WebhookReceiver, store: Store, store_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NEWSBOTE_TEST_HOOK_SECRET", SECRET)
+    (tmp_path / "chat.json.j2").write_text(
+        '{"action": {{ action|tojson }}, "remote_id": {{ remote_id|tojson }},\n'
+        ' "username": {{ bot.name|tojson }},\n'
+        ' "text": {{ ("**" ~ title ~ "**\\n" ~ link)|tojson }}}\n'
+    )
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Zitat: &quot;Hallo&quot;")]))
+    path = config(tmp_path, store_url, feed_server, receiver)
+    path.write_text(path.read_text() + 'body_template = "chat.json.j2"\n')
+    await run_once(load(path), store)
+    assert states(store) == ["sent"]
+    (post,) = receiver.posts.values()
+    assert post == {
+        "action": "post",
+        "remote_id": None,
+        "username": "News-Bote",
+        "text": '**Zitat: "Hallo"**\nhttps://example.org/1',
+    }
+
+
+async def test_a_broken_body_template_is_a_permanent_error_naming_the_line(
+    feed_server: FeedServer, receiver: WebhookReceiver, store: Store, store_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NEWSBOTE_TEST_HOOK_SECRET", SECRET)
+    (tmp_path / "bad.json.j2").write_text('{"text": {{ titel|tojson }}}\n')
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Artikel")]))
+    path = config(tmp_path, store_url, feed_server, receiver)
+    path.write_text(path.read_text() + 'body_template = "bad.json.j2"\n')
+    await run_once(load(path), store)
+    assert states(store) == ["dead"]
+    error = store.call(lambda c: c.execute(select(deliveries.c.last_error)).scalar_one())
+    assert "bad.json.j2" in error and "'titel' is undefined" in error
+    assert receiver.received == []

@@ -28,7 +28,9 @@ TICK = 1.0
 
 def build_destinations(loaded: LoadedConfig, store: Store) -> dict[str, Destination]:
     config = loaded.config
-    context = DeliverContext(store=store, bot=config.bot, language=config.language)
+    context = DeliverContext(
+        store=store, bot=config.bot, language=config.language, base_dir=loaded.base_dir
+    )
     kinds = destination_kinds()
     return {
         d.name: kinds[d.kind](d.name, loaded.destination_options[d.name], context)

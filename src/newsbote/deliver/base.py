@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,6 +77,8 @@ class DeliverContext:
     store: Store
     bot: BotConfig
     language: str
+    base_dir: Path | None = None
+    """The config file's directory: relative paths in options are relative to it."""
 
 
 class Destination(ABC):

@@ -21,7 +21,10 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
+from jinja2 import StrictUndefined, Template, TemplateError, Undefined
+from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field, field_validator
 
 from newsbote.deliver.http import HttpDestination, HttpOptions
@@ -36,6 +39,10 @@ class WebhookOptions(HttpOptions):
     secret_env: str | None = Field(None, description="environment variable holding the HMAC secret")
     secret_file: Path | None = Field(None, description="file holding the HMAC secret")
     timeout: float = Field(10.0, gt=0, description="seconds per request")
+    body_template: Path | None = Field(
+        None,
+        description="a Jinja2 template that renders the JSON body (it sees the default body's keys)",
+    )
 
     @field_validator("url")
     @classmethod
@@ -43,6 +50,13 @@ class WebhookOptions(HttpOptions):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http(s) URL, found {value!r}")
         return value
+
+
+def _undefined(value: object) -> object:
+    """``tojson`` of a name the template got wrong: say which, as Jinja does elsewhere."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def signature(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -91,9 +105,41 @@ class Webhook(HttpDestination):
     async def edit(self, delivery: Delivery, receipt: Receipt) -> Receipt:
         return await self._post(delivery, "edit", receipt)
 
+    _template: Template | None = None
+
+    def _render(self, payload: dict[str, Any]) -> bytes:
+        """The request body: the payload as JSON, or as the configured template makes it."""
+        path = self.settings.body_template
+        if path is None:
+            return json.dumps(payload, ensure_ascii=False).encode()
+        if not path.is_absolute() and self.context.base_dir is not None:
+            path = self.context.base_dir / path
+        try:
+            if self._template is None:
+                environment = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+                environment.policies["json.dumps_kwargs"] = {"default": _undefined}
+                self._template = environment.from_string(path.read_text(encoding="utf-8"))
+            rendered = self._template.render(payload)
+            json.loads(rendered)
+        except OSError as exc:
+            raise DeliveryError(
+                self.name, f"cannot read body_template {path}: {exc}", permanent=True
+            ) from exc
+        except TemplateError as exc:
+            line = getattr(exc, "lineno", None)
+            where = f"{path}:{line}" if line else str(path)
+            raise DeliveryError(self.name, f"body_template {where}: {exc}", permanent=True) from exc
+        except json.JSONDecodeError as exc:
+            raise DeliveryError(
+                self.name,
+                f"body_template {path} did not render JSON: {exc} (use the tojson filter)",
+                permanent=True,
+            ) from exc
+        return rendered.encode()
+
     async def _post(self, delivery: Delivery, action: str, receipt: Receipt | None) -> Receipt:
         message = delivery.message
-        body = json.dumps(
+        body = self._render(
             {
                 "action": action,
                 "id": delivery.idempotency_key,
@@ -104,9 +150,8 @@ class Webhook(HttpDestination):
                 "link": message.link,
                 "image": message.image,
                 "bot": {"name": self.context.bot.name, "title": self.context.bot.title},
-            },
-            ensure_ascii=False,
-        ).encode()
+            }
+        )
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
@@ -132,5 +177,9 @@ class Webhook(HttpDestination):
 
     async def check(self) -> str:
         self._secret()
+        sample = {"action": "post", "id": "newsbote-check", "remote_id": None, "title": "Titel",
+                  "html": "<p>Text</p>", "text": "Text", "link": "https://example.org/",
+                  "image": None, "bot": {"name": self.context.bot.name, "title": self.context.bot.title}}  # fmt: skip
+        self._render(sample)
         signed = "signed" if (self.settings.secret_env or self.settings.secret_file) else "unsigned"
         return f"webhook to {self.settings.url} ({signed})"
