@@ -43,7 +43,8 @@ class Score:
 
 
 def _normalized(text: str) -> str:
-    return " ".join(text.split())
+    """Visible text: whitespace collapsed, soft hyphens (U+00AD, invisible) removed."""
+    return " ".join(text.replace("\xad", "").split())
 
 
 def evaluate(directory: Path) -> Score:
