@@ -252,3 +252,16 @@ def test_check_command_tests_each_destinations_credentials(
     assert "✓ destination toot: mastodon as @bote" in output
     assert "✗ destination kaputt:" in output and "invalid_auth" in output
     assert TOKEN not in output
+
+
+async def test_a_configured_max_length_shortens_forum_posts_and_keeps_the_link(
+    vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
+) -> None:
+    vendors.set("/feed.xml", feed("Glasfaser-Ausbau kommt voran", LONG))
+    path = configure(tmp_path, sqlite_url, vendors, "xenforo")
+    path.write_text(path.read_text() + "max_length = 600\n")
+    await run_once(load(path), sqlite_store)
+    (thread,) = vendors.xenforo.values()
+    message = vendors.xenforo_posts[thread["first_post_id"]]["message"]
+    assert len(message) <= 600
+    assert message.endswith("[url=https://www.example.org/artikel/glasfaser]zum Artikel…[/url]")

@@ -321,6 +321,13 @@ UPDATE_ACTIONS = {"edit": "edit", "reply": "reply", "repost": "post"}
 """A route's ``update`` policy as the action its deliveries take (a repost is a new post)."""
 
 
+def _limit(configured: int | None, platform: int | None) -> int | None:
+    """A destination's ``max_length`` option, never above what the platform takes."""
+    if configured is None:
+        return platform
+    return min(configured, platform) if platform is not None else configured
+
+
 def changed_fraction(before: str | None, item: Item) -> float:
     """How much of an item's text changed, 0 to 1, by words (1 when the old text is unknown)."""
     if before is None:
@@ -386,7 +393,9 @@ def plan_items(
         messages: list[Message] = []
         try:
             for target in targets:
-                kind = kinds[config.destination(target.destination).kind]
+                destination = config.destination(target.destination)
+                kind = kinds[destination.kind]
+                limit = _limit((destination.model_extra or {}).get("max_length"), kind.max_length)
                 action = UPDATE_ACTIONS[target.route.update] if updating else "post"
                 message = renderer.render(
                     item,
@@ -394,7 +403,7 @@ def plan_items(
                     markup=kind.markup,
                     context=context,
                     template=target.route.template,
-                    limit=kind.max_length,
+                    limit=limit,
                     measure=kind.measure,
                     headline=kind.title_in_body,
                     update=action == "reply",

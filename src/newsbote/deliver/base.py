@@ -38,6 +38,9 @@ class Options(BaseModel):
     max_age_hours: float | None = Field(
         48.0, gt=0, description="a delivery older than this is dead after its next failure"
     )
+    max_length: int | None = Field(
+        None, ge=100, description="cut posts to this length (default: the platform's own limit)"
+    )
 
 
 class TokenBucket:
