@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System services the tests use beyond the machine's own (PostgreSQL, MariaDB):
-# a real WordPress (Debian's package, served by PHP, on MariaDB). Needs root and
+# a real WordPress (Debian's package, served by Apache with mod_php, on MariaDB). Needs root and
 # Debian's package registry; `.ci/run` calls it, `make test` does not (the
 # WordPress tests skip with a notice where it is missing).
 set -euo pipefail
@@ -8,12 +8,12 @@ if [ "$(id -u)" != 0 ]; then
   echo "install-services: needs root (apt-get); skipping" >&2
   exit 0
 fi
-if ! dpkg -s wordpress php-cli php-mysql >/dev/null 2>&1; then
+if ! dpkg -s wordpress php-cli php-mysql apache2 libapache2-mod-php >/dev/null 2>&1; then
   # daemons must not start from the package scripts: the tests start what they need
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
   chmod +x /usr/sbin/policy-rc.d
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    wordpress php-cli php-mysql >/dev/null
+    wordpress php-cli php-mysql apache2 libapache2-mod-php >/dev/null
 fi
 # Debian's WordPress reads /etc/wordpress/config-<host>.php; the tests serve it on
 # 127.0.0.1 and name their own database in NEWSBOTE_WP_DB.

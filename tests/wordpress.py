@@ -1,6 +1,7 @@
-"""A real WordPress for the tests: Debian's package, served by PHP on 127.0.0.1, a fresh
-MariaDB database per site. ``scripts/install-services.sh`` (run by ``.ci/run``) installs
-it; where it is missing the WordPress tests skip with a notice.
+"""A real WordPress for the tests: Debian's package, served by Apache with mod_php on
+127.0.0.1 (a private Apache instance per site, its own config and log), a fresh MariaDB
+database per site. ``scripts/install-services.sh`` (run by ``.ci/run``) installs it;
+where it is missing the WordPress tests skip with a notice.
 """
 
 from __future__ import annotations
@@ -24,6 +25,36 @@ from tests.servers import free_port
 
 CONFIG = Path("/etc/wordpress/config-127.0.0.1.php")
 WORDPRESS = Path("/usr/share/wordpress")
+APACHE = Path("/usr/sbin/apache2")
+MODULES = Path("/usr/lib/apache2/modules")
+
+APACHE_CONFIG = """\
+ServerRoot {dir}
+PidFile {dir}/apache2.pid
+Listen 127.0.0.1:{port}
+ServerName 127.0.0.1
+LoadModule mpm_prefork_module {modules}/mod_mpm_prefork.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule dir_module {modules}/mod_dir.so
+LoadModule mime_module {modules}/mod_mime.so
+LoadModule env_module {modules}/mod_env.so
+LoadModule php_module {modules}/libphp8.2.so
+{user}
+ErrorLog {dir}/error.log
+TypesConfig /etc/mime.types
+StartServers 2
+MinSpareServers 2
+MaxSpareServers 4
+DocumentRoot {root}
+DirectoryIndex index.php
+SetEnv NEWSBOTE_WP_DB {database}
+<FilesMatch "\\.php$">
+  SetHandler application/x-httpd-php
+</FilesMatch>
+<Directory {root}>
+  Require all granted
+</Directory>
+"""
 
 SETUP = """<?php
 $_SERVER['HTTP_HOST'] = '127.0.0.1:%(port)d';
@@ -45,6 +76,8 @@ def missing() -> str | None:
         return "Debian's wordpress package is not set up (scripts/install-services.sh)"
     if shutil.which("php") is None or shutil.which("mariadb") is None:
         return "php or the mariadb client is missing"
+    if not APACHE.exists() or not (MODULES / "libphp8.2.so").exists():
+        return "apache2 with mod_php (libapache2-mod-php) is missing"
     probe = subprocess.run(
         ["mariadb", "-h", "127.0.0.1", "-u", "root", "-e", "SELECT 1"],
         capture_output=True,
@@ -86,7 +119,7 @@ def wordpress(directory: Path) -> Iterator[Site]:
     database = f"newsbote_wp_{uuid.uuid4().hex[:10]}"
     _sql(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
     port = free_port()
-    env = os.environ | {"NEWSBOTE_WP_DB": database, "PHP_CLI_SERVER_WORKERS": "4"}
+    env = os.environ | {"NEWSBOTE_WP_DB": database}
     setup = directory / "setup.php"
     setup.write_text(SETUP % {"port": port, "root": WORDPRESS})
     made = subprocess.run(["php", str(setup)], env=env, capture_output=True, check=False)
@@ -96,13 +129,17 @@ def wordpress(directory: Path) -> Iterator[Site]:
             f"WordPress setup failed: {(made.stdout + made.stderr).decode()[-2000:]}"
         )
     answer = json.loads(made.stdout.decode().strip().splitlines()[-1])
-    log = (directory / "php.log").open("wb")
-    server = subprocess.Popen(
-        ["php", "-S", f"127.0.0.1:{port}", "-t", str(WORDPRESS)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    config = directory / "apache2.conf"
+    config.write_text(
+        APACHE_CONFIG.format(
+            dir=directory, port=port, modules=MODULES, root=WORDPRESS, database=database,
+            # as root Apache must hand its workers to an unprivileged user
+            user="User www-data\nGroup www-data" if os.geteuid() == 0 else "",
+        )
+    )  # fmt: skip
+    directory.chmod(0o755)
+    apache = [str(APACHE), "-f", str(config)]
+    subprocess.run([*apache, "-k", "start"], env=env, check=True, capture_output=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -111,12 +148,15 @@ def wordpress(directory: Path) -> Iterator[Site]:
                 urllib.request.urlopen(f"{url}/?rest_route=/", timeout=5).close()
                 break
             except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("WordPress did not answer within 30 s") from None
+                if time.monotonic() > deadline:
+                    log = (directory / "error.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"WordPress did not answer within 30 s: {log}") from None
                 time.sleep(0.2)
         yield Site(url, answer["user"], answer["password"], int(answer["id"]))
     finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
+        subprocess.run([*apache, "-k", "stop"], env=env, check=False, capture_output=True)
+        pid = directory / "apache2.pid"
+        deadline = time.monotonic() + 10
+        while pid.exists() and time.monotonic() < deadline:  # stop returns before the workers end
+            time.sleep(0.1)
         _sql(f"DROP DATABASE IF EXISTS `{database}`")
