@@ -24,12 +24,14 @@ from aiohttp import web
 from sqlalchemy import Connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.helpers
+
+from tests.helpers import seed_deliveries
 
 from farm import free_port
 from newsbote.config import parse_config
 from newsbote.deliver.runner import deliver_due
 from newsbote.store import open_store
-from newsbote.store.schema import deliveries, items, sources
 from newsbote.worker import build_destinations
 
 BODY = "<p>" + "Ein Satz über Glasfaser und Netze. " * 60 + "</p>"
@@ -51,55 +53,7 @@ def _receive(port: int, ready: multiprocessing.synchronize.Event) -> None:
 
 def _seed(connection: Connection, count: int) -> None:
     now = datetime.now(UTC) - timedelta(seconds=1)
-    source = connection.execute(
-        sources.insert().values(
-            name="bench", config_url="x", url="x", errors=0, first_run_done=True, created_at=now
-        )
-    ).inserted_primary_key[0]  # type: ignore[index]
-    rows: list[dict[str, Any]] = [
-        {
-            "source_id": source,
-            "key": f"k{i}",
-            "key_kind": "guid",
-            "title": f"Artikel {i}",
-            "content_html": BODY,
-            "summary_html": "",
-            "teaser": "",
-            "categories": "[]",
-            "fingerprint": "f",
-            "version": 1,
-            "decision": "queued",
-            "reason": "",
-            "first_seen_at": now,
-            "updated_at": now,
-        }
-        for i in range(count)
-    ]
-    ids = connection.execute(
-        items.insert().returning(items.c.id, sort_by_parameter_order=True), rows
-    ).scalars()
-    connection.execute(
-        deliveries.insert(),
-        [
-            {
-                "item_id": item_id,
-                "destination": "hook",
-                "dedupe_key": f"https://example.org/{item_id}",
-                "version": 1,
-                "action": "post",
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "title": f"Artikel {item_id}",
-                "body": BODY,
-                "link": f"https://example.org/{item_id}",
-                "markup": "html",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for item_id in ids
-        ],
-    )
+    seed_deliveries(connection, count, "hook", now, body=BODY)
 
 
 async def drain(loaded: Any, store: Any) -> int:

@@ -57,8 +57,10 @@ def seed_deliveries(
     destination: str = "board",
     now: datetime = NOW,
     more: Sequence[str] = (),
+    body: str | None = None,
 ) -> None:
-    """``count`` items of one source, each with a pending delivery to ``destination`` (and ``more``)."""
+    """``count`` items of one source, each with a pending delivery to ``destination`` (and
+    ``more``); ``body`` is every post's HTML (default: a short line naming the item)."""
     source_id = connection.execute(
         sources.insert().values(
             name="s", config_url="x", url="x", errors=0, first_run_done=True, created_at=now
@@ -99,7 +101,8 @@ def seed_deliveries(
                 "attempts": 0,
                 "next_attempt_at": now,
                 "title": f"Meldung {item_id}",
-                "body": f"<p>Meldung Nummer {item_id}</p>",
+                "body": body or f"<p>Meldung Nummer {item_id}</p>",
+                "link": f"https://example.org/{item_id}",
                 "markup": "html",
                 "created_at": now,
                 "updated_at": now,
@@ -107,6 +110,25 @@ def seed_deliveries(
             for item_id in ids
             for name in (destination, *more)
         ],
+    )
+
+
+def feed_config(
+    directory: Path,
+    store_url: str,
+    feed_url: str,
+    destinations: Sequence[str],
+    *,
+    source: dict[str, Any] | None = None,
+    **route: Any,
+) -> Path:
+    """A config with one source "blog" (posting everything it has) routed to ``destinations``."""
+    blog = {"name": "blog", "url": feed_url, "allow_private": True, "first_run": "all"}
+    return write_config(
+        directory,
+        store_url,
+        [blog | (source or {})],
+        routes=[{"sources": ["*"], "destinations": list(destinations), **route}],
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from newsbote.store import Store
 from newsbote.store.schema import deliveries
-from tests.helpers import add_destination, load, run_once, write_config
+from tests.helpers import add_destination, feed_config, load, run_once
 from tests.mail import PASSWORD, USER, SmtpServer
 from tests.servers import FeedServer, rss
 
@@ -21,21 +22,9 @@ def mail_config(
     feed_server: FeedServer,
     smtp: SmtpServer,
     digest: dict[str, str] | None = None,
-    **route: object,
+    **route: Any,
 ) -> Path:
-    path = write_config(
-        tmp_path,
-        store_url,
-        [
-            {
-                "name": "blog",
-                "url": feed_server.url("/feed.xml"),
-                "allow_private": True,
-                "first_run": "all",
-            }
-        ],
-        routes=[{"sources": ["*"], "destinations": ["post"], **route}],
-    )
+    path = feed_config(tmp_path, store_url, feed_server.url("/feed.xml"), ["post"], **route)
     add_destination(
         path, "post", "email", host="127.0.0.1", port=smtp.port, security="starttls",
         username=USER, password="env:NEWSBOTE_TEST_SMTP_PASSWORD", ca_file=str(smtp.ca_file),

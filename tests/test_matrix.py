@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from newsbote.outbox import Delivery
 from newsbote.store import Store
 from newsbote.store.schema import deliveries
 from newsbote.types import Markup, Message
-from tests.helpers import add_destination, load, run_once, write_config
+from tests.helpers import add_destination, feed_config, load, run_once
 from tests.servers import FeedServer, rss
 from tests.synapse import Homeserver
 
@@ -25,24 +26,12 @@ _users = itertools.count()
 
 
 def matrix_config(
-    tmp_path: Path, store_url: str, feed_server: FeedServer, synapse: Homeserver, **route: object
+    tmp_path: Path, store_url: str, feed_server: FeedServer, synapse: Homeserver, **route: Any
 ) -> tuple[Path, str, str]:
     """A config posting the feed to a fresh room; returns (path, room, token)."""
     token = synapse.register(f"bote{next(_users)}")
     room = synapse.create_room(token)
-    path = write_config(
-        tmp_path,
-        store_url,
-        [
-            {
-                "name": "blog",
-                "url": feed_server.url("/feed.xml"),
-                "allow_private": True,
-                "first_run": "all",
-            }
-        ],
-        routes=[{"sources": ["*"], "destinations": ["raum"], **route}],
-    )
+    path = feed_config(tmp_path, store_url, feed_server.url("/feed.xml"), ["raum"], **route)
     add_destination(
         path, "raum", "matrix", homeserver=synapse.url, room=room, access_token=token,
         allow_private=True, rate_per_minute=6000,

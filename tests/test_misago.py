@@ -15,7 +15,7 @@ from newsbote.outbox import _delivery
 from newsbote.store import Store
 from newsbote.store.schema import deliveries
 from newsbote.worker import Service, build_destinations
-from tests.helpers import add_destination, load, write_config
+from tests.helpers import add_destination, feed_config, load
 from tests.misago import PASSWORD, USER, Forum
 from tests.servers import FeedServer
 from tests.test_faults import due_now
@@ -27,12 +27,14 @@ _titles = itertools.count()
 def configure(
     tmp_path: Path, store_url: str, feed_server: FeedServer, forum: Forum, **route: object
 ) -> Path:
-    path = write_config(
+    path = feed_config(
         tmp_path,
         store_url,
-        [{"name": "blog", "url": feed_server.url("/feed.xml"), "allow_private": True, "first_run": "all", "fulltext": "never"}],
-        routes=[{"sources": ["*"], "destinations": ["forum"], **route}],
-    )  # fmt: skip
+        feed_server.url("/feed.xml"),
+        ["forum"],
+        source={"fulltext": "never"},
+        **route,
+    )
     add_destination(
         path, "forum", "misago", url=forum.url, username=USER, password=PASSWORD,
         category=forum.category, allow_private=True,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from newsbote.store import Store
 from newsbote.store.schema import deliveries
 from newsbote.worker import build_destinations
-from tests.helpers import add_destination, load, run_once, write_config
+from tests.helpers import add_destination, feed_config, load, run_once, write_config
 from tests.vendors import TOKEN, Faults, Vendors
 
 GOLDEN = (Path(__file__).parent / "golden" / "article.html").read_text(encoding="utf-8")
@@ -71,12 +71,14 @@ def configure(
     secret: str = TOKEN,
     **route: object,
 ) -> Path:
-    path = write_config(
+    path = feed_config(
         tmp_path,
         store_url,
-        [{"name": "blog", "url": vendors.url("/feed.xml"), "allow_private": True, "first_run": "all", "fulltext": "never"}],
-        routes=[{"sources": ["*"], "destinations": ["ziel"], **route}],
-    )  # fmt: skip
+        vendors.url("/feed.xml"),
+        ["ziel"],
+        source={"fulltext": "never"},
+        **route,
+    )
     add_destination(path, "ziel", kind, **options(kind, vendors, secret))
     return path
 
@@ -209,19 +211,7 @@ async def test_apprise_notifies_once_and_an_unknown_outcome_waits_for_the_operat
     vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
 ) -> None:
     vendors.set("/feed.xml", feed("Glasfaser-Ausbau kommt voran", GOLDEN))
-    path = write_config(
-        tmp_path,
-        sqlite_url,
-        [
-            {
-                "name": "blog",
-                "url": vendors.url("/feed.xml"),
-                "allow_private": True,
-                "first_run": "all",
-            }
-        ],
-        routes=[{"sources": ["*"], "destinations": ["glocke"]}],
-    )
+    path = feed_config(tmp_path, sqlite_url, vendors.url("/feed.xml"), ["glocke"])
     target = vendors.url("/apprise/notify").replace("http://", "json://")
     add_destination(path, "glocke", "apprise", urls=[target])
     await run_once(load(path), sqlite_store)

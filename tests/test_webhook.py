@@ -6,13 +6,14 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from newsbote.store import Store
 from newsbote.store.schema import deliveries
-from tests.helpers import load, run_once, write_config
+from tests.helpers import feed_config, load, run_once, write_config
 from tests.servers import FeedServer, WebhookReceiver, rss
 
 SECRET = "geheim-und-lang"
@@ -30,21 +31,9 @@ def config(
     store_url: str,
     feed_server: FeedServer,
     receiver: WebhookReceiver,
-    **extra: object,
+    **extra: Any,
 ) -> Path:
-    path = write_config(
-        tmp_path,
-        store_url,
-        [
-            {
-                "name": "blog",
-                "url": feed_server.url("/feed.xml"),
-                "allow_private": True,
-                "first_run": "all",
-            }
-        ],
-        routes=[{"sources": ["*"], "destinations": ["hook"], **extra}],
-    )
+    path = feed_config(tmp_path, store_url, feed_server.url("/feed.xml"), ["hook"], **extra)
     text = path.read_text() + (
         f'\n[[destinations]]\nname = "hook"\nkind = "webhook"\nurl = "{receiver.url("/hook")}"\n'
         'secret_env = "NEWSBOTE_TEST_HOOK_SECRET"\nallow_private = true\n'

@@ -15,7 +15,7 @@ from newsbote.outbox import _delivery
 from newsbote.store import Store
 from newsbote.store.schema import board_posts, deliveries
 from newsbote.worker import build_destinations
-from tests.helpers import add_destination, load, run_once, write_config
+from tests.helpers import add_destination, feed_config, load, run_once, write_config
 from tests.mail import PASSWORD, USER, SmtpServer
 from tests.servers import FeedServer
 from tests.synapse import Homeserver
@@ -37,11 +37,9 @@ async def test_articles_become_wordpress_posts_and_edits_update_them(
     tmp_path: Path,
 ) -> None:  # fmt: skip
     feed_server.set("/feed.xml", feed("Glasfaser-Ausbau kommt voran", GOLDEN))
-    path = write_config(
-        tmp_path,
-        sqlite_url,
-        [{"name": "news", "url": feed_server.url("/feed.xml"), "allow_private": True, "first_run": "all", "fulltext": "never"}],
-        routes=[{"sources": ["*"], "destinations": ["blog-wp"], "update": "edit"}],
+    path = feed_config(
+        tmp_path, sqlite_url, feed_server.url("/feed.xml"), ["blog-wp"],
+        source={"fulltext": "never"}, update="edit",
     )  # fmt: skip
     wordpress_destination(path, wordpress_site)
     loaded = load(path)
