@@ -102,6 +102,9 @@ async def test_wordpress_to_matrix_email_and_board_with_an_edit(
     await run_once(loaded, sqlite_store)  # first run: "Hello world!" is recorded as seen
     assert synapse.messages(token, room) == []
 
+    # WordPress's feed answers 304 while its Last-Modified (whole seconds) has not moved on:
+    # a change in the same second as the last poll would be invisible, to any reader
+    time.sleep(1.1)
     post = wordpress_site.api(
         "/wp/v2/posts", "POST",
         {"title": "Neue Glasfaser-Förderung", "content": "<p>Der Bund fördert <strong>mehr</strong> Anschlüsse.</p><ul><li>eins</li><li>zwei</li></ul>", "status": "publish"},
@@ -118,8 +121,7 @@ async def test_wordpress_to_matrix_email_and_board_with_an_edit(
     )
     assert titles == ["Neue Glasfaser-Förderung"]
 
-    # WordPress's feed answers 304 while its Last-Modified (whole seconds) has not moved on
-    time.sleep(1.1)
+    time.sleep(1.1)  # as above
     wordpress_site.api(f"/wp/v2/posts/{post['id']}", "POST", {"title": "Neue Glasfaser-Förderung (aktualisiert)", "content": "<p>Der Bund fördert <strong>deutlich mehr</strong> Anschlüsse.</p>"})  # fmt: skip
     await run_once(loaded, sqlite_store)
     original, edit = synapse.messages(token, room)
