@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from newsbote.store.schema import deliveries
 from newsbote.types import Markup, Message
 from tests.helpers import add_destination, feed_config, load, run_once
 from tests.servers import FeedServer, rss
-from tests.synapse import Homeserver
+from tests.synapse import Homeserver, call
 
 _users = itertools.count()
 
@@ -63,6 +64,10 @@ async def test_articles_arrive_as_html_messages_with_a_plain_fallback(
     assert "zum Artikel…" in content["body"] and "<" not in content["body"]
     ids = sqlite_store.call(lambda c: c.execute(select(deliveries.c.remote_id)).scalars().all())
     assert sorted(ids) == sorted(e["event_id"] for e in events)
+    # the account speaks as the bot: its display name is News-Bote
+    user = events[0]["sender"]
+    profile = call(f"{synapse.url}/_matrix/client/v3/profile/{quote(user)}", token=token)
+    assert profile["displayname"] == "News-Bote"
 
 
 async def test_a_resent_delivery_is_dropped_by_its_transaction_id(

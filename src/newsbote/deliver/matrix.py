@@ -32,6 +32,10 @@ class MatrixOptions(HttpOptions):
     msgtype: Literal["m.text", "m.notice"] = Field(
         "m.text", description='"m.notice" marks the posts as a bot\'s (clients show them muted)'
     )
+    set_profile: bool = Field(
+        True, description="give the account the bot's name (and avatar_url) before posting"
+    )
+    avatar_url: str | None = Field(None, description="the bot's avatar as an mxc:// URI")
 
 
 class Matrix(HttpDestination):
@@ -46,6 +50,7 @@ class Matrix(HttpDestination):
     Options = MatrixOptions
 
     _room_id: str | None = None
+    _profile_done = False
 
     @property
     def settings(self) -> MatrixOptions:
@@ -98,7 +103,30 @@ class Matrix(HttpDestination):
             "formatted_body": html,
         }
 
+    async def _profile(self) -> None:
+        """The account shows the bot's name ("News-Bote") and avatar: once per process."""
+        if self._profile_done or not self.settings.set_profile:
+            return
+        headers = self._headers()
+        whoami = await self.request("GET", self._url("/account/whoami"), headers=headers)
+        user = quote(str((whoami.json() or {}).get("user_id", "")), safe="")
+        profile = await self.request(
+            "GET", self._url(f"/profile/{user}"), headers=headers, ok=frozenset({404})
+        )
+        current = profile.json() if profile.status == 200 else {}
+        wanted = {"displayname": self.context.bot.name, "avatar_url": self.settings.avatar_url}
+        for field, value in wanted.items():
+            if value and (current or {}).get(field) != value:
+                await self.request(
+                    "PUT",
+                    self._url(f"/profile/{user}/{field}"),
+                    json_body={field: value},
+                    headers=headers,
+                )
+        self._profile_done = True
+
     async def _put(self, delivery: Delivery, content: dict[str, Any]) -> Receipt:
+        await self._profile()
         room = await self.room_id()
         url = self._url(
             f"/rooms/{quote(room, safe='')}/send/m.room.message/{delivery.idempotency_key}"
