@@ -45,7 +45,7 @@ def options(kind: str, vendors: Vendors, secret: str = TOKEN) -> dict[str, Any]:
         "discord": {"webhook_url": vendors.url(f"/discord/api/webhooks/1/{secret}"), "avatar_url": "https://example.org/bote.png"},
         "mastodon": {"instance": vendors.url("/mastodon"), "access_token": secret},
         "telegram": {"api_url": vendors.url("/telegram"), "bot_token": secret, "chat_id": "@newskanal"},
-        "slack": {"api_url": vendors.url("/slack/api"), "bot_token": f"xoxb-{secret}", "channel": "C0NEWS"},
+        "slack": {"api_url": vendors.url("/slack/api"), "bot_token": f"xoxb-{secret}", "channel": "C0NEWS", "customize": True},
         "discourse": {"url": vendors.url("/discourse"), "api_key": secret, "api_username": "News-Bote", "category": 5, "tags": ["news"]},
         "xenforo": {"url": vendors.url("/xenforo"), "api_key": secret, "api_user": 7, "node_id": 3, "prefix_id": 2},
     }  # fmt: skip
@@ -116,6 +116,10 @@ async def test_a_long_article_is_one_native_post_within_the_limit(
     (text,) = posted(vendors, kind)
     assert "Glasfaser-Ausbau kommt voran" in text
     assert "https://www.example.org/artikel/glasfaser" in text
+    if kind == "slack":
+        assert [m["username"] for m in vendors.slack.values()] == ["News-Bote"]
+    if kind == "discord":
+        assert [m["username"] for m in vendors.discord.values()] == ["News-Bote"]
     assert "zum Artikel" in text
     assert row.remote_id
 

@@ -406,12 +406,19 @@ class Vendors(FeedServer):
                 return _json(200, {"ok": False, "error": "message_not_found"})
             message.update(text=body["text"], edited=True)
             return _json(200, {"ok": True, "channel": "C0NEWS", "ts": body["ts"]})
+        unknown = set(body) - {"channel", "text", "blocks", "mrkdwn", "unfurl_links", "unfurl_media",
+                               "thread_ts", "username", "icon_url", "icon_emoji", "ts"}  # fmt: skip
+        if unknown:
+            return _json(
+                200, {"ok": False, "error": "invalid_arguments", "unknown": sorted(unknown)}
+            )
         ts = f"1700000000.{next(self._ids):06d}"
         self.slack[ts] = {
             "type": "message",
             "user": "U0BOT",
             "text": body["text"],
             "thread_ts": body.get("thread_ts"),
+            "username": body.get("username"),
         }
         await self._after(kind)
         return _json(200, {"ok": True, "channel": "C0NEWS", "ts": ts, "message": self.slack[ts]})

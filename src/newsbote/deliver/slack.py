@@ -35,6 +35,10 @@ class SlackOptions(HttpOptions):
     bot_token: SecretStr = secret_field("the bot token (xoxb-…) with chat:write")
     channel: str = Field(description="the channel id, e.g. C0123456789")
     unfurl_links: bool = Field(True, description="let Slack preview the article link")
+    customize: bool = Field(
+        False, description="post as the bot's name and icon_url (needs chat:write.customize)"
+    )
+    icon_url: str | None = Field(None, description="the bot's avatar, with customize")
     api_url: str = Field("https://slack.com/api", description="the Web API base URL")
 
 
@@ -73,12 +77,17 @@ class Slack(HttpDestination):
         return body
 
     def _message(self, delivery: Delivery) -> dict[str, Any]:
-        return {
+        message: dict[str, Any] = {
             "channel": self.settings.channel,
             "text": delivery.message.body,
             "mrkdwn": True,
             "unfurl_links": self.settings.unfurl_links,
         }
+        if self.settings.customize:
+            message["username"] = self.context.bot.name
+            if self.settings.icon_url:
+                message["icon_url"] = self.settings.icon_url
+        return message
 
     def _receipt(self, body: dict[str, Any]) -> Receipt:
         return Receipt(
