@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from newsbote.store import Store
 from newsbote.store.queries import explain
 from tests.helpers import board_count, board_titles, load, run_once, write_config
@@ -280,3 +282,58 @@ async def test_permanent_redirect_updates_the_stored_url(
     await run_once(loaded, store)
     assert len(feed_server.hits("/old.xml")) == 1
     assert board_titles(store) == ["Drei"]
+
+
+def _article(title: str, text: str) -> str:
+    """An RSS feed with one article whose text is ``text``."""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        "<item><guid>a1</guid><link>https://example.org/a1</link>"
+        f"<title>{title}</title><description>&lt;p&gt;{text}&lt;/p&gt;</description></item>"
+        "</channel></rss>"
+    )
+
+
+def _update_config(
+    tmp_path: Path, store_url: str, feed_server: FeedServer, **route: object
+) -> Path:
+    return write_config(
+        tmp_path,
+        store_url,
+        [_source(feed_server)],
+        routes=[{"sources": ["*"], "destinations": ["board"], **route}],
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "second"), [("repost", "Neu gefasst"), ("reply", "Update: Neu gefasst")]
+)
+async def test_repost_and_reply_post_anew_and_a_reply_is_titled_as_an_update(
+    policy: str, second: str, feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    words = " ".join(f"Wort{n}" for n in range(40))
+    feed_server.set("/feed.xml", _article("Erste Fassung", words))
+    loaded = load(_update_config(tmp_path, store_url, feed_server, update=policy))
+    await run_once(loaded, store)
+    feed_server.set("/feed.xml", _article("Neu gefasst", words + " und mehr"))
+    await run_once(loaded, store)
+    assert board_titles(store) == ["Erste Fassung", second]
+    actions = [d.action for d in store.call(explain, "a1")[0].deliveries]
+    assert actions == ["post", "post" if policy == "repost" else "reply"]
+
+
+async def test_min_change_passes_on_only_real_changes(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    words = [f"Wort{n}" for n in range(40)]
+    feed_server.set("/feed.xml", _article("Meldung", " ".join(words)))
+    loaded = load(_update_config(tmp_path, store_url, feed_server, update="edit", min_change=0.2))
+    await run_once(loaded, store)
+    typo = [*words[:10], "Wortt10", *words[11:]]  # one word in forty: 2.5 %
+    feed_server.set("/feed.xml", _article("Meldung", " ".join(typo)))
+    await run_once(loaded, store)
+    assert [d.action for d in store.call(explain, "a1")[0].deliveries] == ["post"]
+    rewrite = typo[:20] + [f"Neu{n}" for n in range(20)]  # half of it: 50 %
+    feed_server.set("/feed.xml", _article("Meldung", " ".join(rewrite)))
+    await run_once(loaded, store)
+    assert [d.action for d in store.call(explain, "a1")[0].deliveries] == ["post", "edit"]
