@@ -90,17 +90,27 @@ async def test_a_resent_delivery_is_dropped_by_its_transaction_id(
     assert len(synapse.messages(token, room)) == 1
 
 
+async def post_then_change(
+    policy: str, feed_server: FeedServer, synapse: Homeserver, store: Store, store_url: str,
+    tmp_path: Path,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Post one article under update ``policy``, change it, return the room's messages."""
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Erste Fassung")]))
+    path, room, token = matrix_config(tmp_path, store_url, feed_server, synapse, update=policy)
+    loaded = load(path)
+    await run_once(loaded, store)
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Zweite Fassung")]))
+    await run_once(loaded, store)
+    return synapse.messages(token, room)
+
+
 async def test_changed_articles_edit_the_message_in_place(
     feed_server: FeedServer, synapse: Homeserver, sqlite_store: Store, sqlite_url: str,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Erste Fassung")]))
-    path, room, token = matrix_config(tmp_path, sqlite_url, feed_server, synapse, update="edit")
-    loaded = load(path)
-    await run_once(loaded, sqlite_store)
-    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Zweite Fassung")]))
-    await run_once(loaded, sqlite_store)
-    original, edit = synapse.messages(token, room)
+    original, edit = await post_then_change(
+        "edit", feed_server, synapse, sqlite_store, sqlite_url, tmp_path
+    )
     relation = edit["content"]["m.relates_to"]
     assert relation == {"rel_type": "m.replace", "event_id": original["event_id"]}
     assert "Zweite Fassung" in edit["content"]["m.new_content"]["formatted_body"]
@@ -111,15 +121,11 @@ async def test_replies_quote_the_first_post(
     feed_server: FeedServer, synapse: Homeserver, sqlite_store: Store, sqlite_url: str,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Meldung")]))
-    path, room, token = matrix_config(tmp_path, sqlite_url, feed_server, synapse, update="reply")
-    loaded = load(path)
-    await run_once(loaded, sqlite_store)
-    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Meldung, ergänzt")]))
-    await run_once(loaded, sqlite_store)
-    original, reply = synapse.messages(token, room)
+    original, reply = await post_then_change(
+        "reply", feed_server, synapse, sqlite_store, sqlite_url, tmp_path
+    )
     assert reply["content"]["m.relates_to"] == {"m.in_reply_to": {"event_id": original["event_id"]}}
-    assert reply["content"]["body"].startswith("Update: ")
+    assert reply["content"]["body"].startswith("Update: Zweite Fassung")
 
 
 async def test_a_bad_token_is_a_permanent_error_that_names_the_reason(
