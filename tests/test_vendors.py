@@ -190,6 +190,7 @@ async def test_a_wrong_credential_is_dead_with_the_platforms_reason(
         "discourse": "not permitted", "xenforo": "api_key_not_found",
     }[kind]  # fmt: skip
     assert expected in row.last_error
+    assert "falsch" not in row.last_error  # the secret, even where it is part of a URL
     assert posted(vendors, kind) == []
 
 
@@ -245,7 +246,7 @@ def test_check_command_tests_each_destinations_credentials(
     assert result.exit_code == 1, output
     assert "✓ destination toot: mastodon as @bote" in output
     assert "✗ destination kaputt:" in output and "invalid_auth" in output
-    assert TOKEN not in output
+    assert TOKEN not in output and "falsch" not in output
 
 
 async def test_a_configured_max_length_shortens_forum_posts_and_keeps_the_link(

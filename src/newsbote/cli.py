@@ -28,7 +28,7 @@ from newsbote.config import (
     remove_source,
 )
 from newsbote.deliver import Destination
-from newsbote.errors import NewsboteError
+from newsbote.errors import DeliveryError, NewsboteError
 from newsbote.fetch import Fetcher
 from newsbote.identify import canonical_url, identify, item_key
 from newsbote.opml import read_opml, write_opml
@@ -171,6 +171,8 @@ def check(
 async def _check_destination(destination: Destination) -> str:
     try:
         return await destination.check()
+    except DeliveryError as exc:
+        raise destination.scrub(exc) from None
     finally:
         await destination.close()
 

@@ -126,6 +126,7 @@ class DeliveryError(NewsboteError):
         uncertain: bool = False,
     ) -> None:
         self.destination = destination
+        self.detail = message
         self.permanent = permanent
         self.retry_after = retry_after
         self.uncertain = uncertain

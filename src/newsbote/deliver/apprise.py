@@ -14,7 +14,6 @@ import asyncio
 from pydantic import Field, SecretStr
 
 from newsbote.deliver.base import Destination, Options
-from newsbote.deliver.http import reveal
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.types import Markup, Receipt
@@ -43,7 +42,7 @@ class Apprise(Destination):
 
         client = apprise.Apprise()
         for index, url in enumerate(self.settings.urls):
-            if not client.add(reveal(url, f"urls[{index}]", self.name)):
+            if not client.add(self.reveal(url, f"urls[{index}]")):
                 raise DeliveryError(
                     self.name, f"urls[{index}] is not an Apprise URL Apprise knows", permanent=True
                 )

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy import Connection
 
 from newsbote.config.schema import BotConfig
@@ -41,6 +43,27 @@ class Options(BaseModel):
     max_length: int | None = Field(
         None, ge=100, description="cut posts to this length (default: the platform's own limit)"
     )
+
+
+def reveal_secret(secret: SecretStr, what: str, destination: str) -> str:
+    """A secret's value: literal, ``env:NAME`` (an environment variable) or ``file:PATH``."""
+    value = secret.get_secret_value()
+    if value.startswith("env:"):
+        name = value[4:]
+        found = os.environ.get(name)
+        if not found:
+            raise DeliveryError(
+                destination, f"{what}: environment variable {name} is not set", permanent=True
+            )
+        return found
+    if value.startswith("file:"):
+        try:
+            return Path(value[5:]).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise DeliveryError(
+                destination, f"{what}: cannot read {value[5:]}: {exc}", permanent=True
+            ) from exc
+    return value
 
 
 class TokenBucket:
@@ -118,9 +141,38 @@ class Destination(ABC):
         self.name = name
         self.options = options
         self.context = context
+        self._secrets: set[str] = set()
         per_minute = getattr(options, "rate_per_minute", None)
         rate = (per_minute / 60.0, max(1.0, per_minute / 60.0)) if per_minute else self.rate
         self.bucket = TokenBucket(*rate) if rate else None
+
+    def reveal(self, secret: SecretStr, what: str) -> str:
+        """A secret option's value; remembered, so no error message ever shows it."""
+        value = reveal_secret(secret, what, self.name)
+        parts = urlsplit(value)
+        # a secret URL (a Discord webhook) shows in errors as its path: hide that and its token
+        found = (
+            [value, parts.path, parts.path.rstrip("/").rsplit("/", 1)[-1]]
+            if parts.scheme
+            else [value]
+        )
+        self._secrets.update(part for part in found if len(part) >= 4)
+        return value
+
+    def scrub(self, error: DeliveryError) -> DeliveryError:
+        """``error`` with every secret this destination used replaced by ``***``."""
+        detail = error.detail
+        for secret in self._secrets:
+            detail = detail.replace(secret, "***")
+        if detail == error.detail:
+            return error
+        return DeliveryError(
+            self.name,
+            detail,
+            permanent=error.permanent,
+            retry_after=error.retry_after,
+            uncertain=error.uncertain,
+        )
 
     @property
     def paced(self) -> bool:
@@ -181,7 +233,7 @@ class Destination(ABC):
                 return Outcome(delivery, receipt=await self.reply(delivery, receipt))
             return Outcome(delivery, receipt=await self.send(delivery))
         except DeliveryError as exc:
-            return Outcome(delivery, error=exc)
+            return Outcome(delivery, error=self.scrub(exc))
 
     async def check(self) -> str:
         """Test the destination's configuration; return a short description of what works."""

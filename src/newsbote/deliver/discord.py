@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
-from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, reveal, secret_field
+from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.types import Markup, Receipt
@@ -41,7 +41,7 @@ class Discord(HttpDestination):
         return self.options
 
     def _webhook(self) -> str:
-        return reveal(self.settings.webhook_url, "webhook_url", self.name).rstrip("/")
+        return self.reveal(self.settings.webhook_url, "webhook_url").rstrip("/")
 
     def retry_after(self, answer: Answer) -> float | None:
         body = answer.json()

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field, SecretStr
 
-from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, reveal, secret_field
+from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.types import Markup, Receipt
@@ -48,7 +48,7 @@ class Discourse(HttpDestination):
 
     def _headers(self) -> dict[str, str]:
         return {
-            "Api-Key": reveal(self.settings.api_key, "api_key", self.name),
+            "Api-Key": self.reveal(self.settings.api_key, "api_key"),
             "Api-Username": self.settings.api_username,
         }
 

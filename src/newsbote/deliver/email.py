@@ -31,7 +31,7 @@ from pydantic import Field, SecretStr, field_validator
 from sqlalchemy import Connection, func, select
 
 from newsbote.deliver.base import Destination, Options
-from newsbote.deliver.http import reveal, secret_field
+from newsbote.deliver.http import secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery, Outcome
 from newsbote.render import UPDATE_PREFIX
@@ -143,7 +143,7 @@ class Email(Destination):
 
     def _password(self) -> str | None:
         secret = self.settings.password
-        return reveal(secret, "password", self.name) if secret else None
+        return self.reveal(secret, "password") if secret else None
 
     async def _submit(self, mail: EmailMessage) -> Receipt:
         options = self.settings
@@ -212,7 +212,7 @@ class Email(Destination):
         try:
             receipt = await self._submit(self.digest_mail([d for d, _ in batch]))
         except DeliveryError as exc:
-            return [Outcome(d, error=exc) for d, _ in batch]
+            return [Outcome(d, error=self.scrub(exc)) for d, _ in batch]
         return [Outcome(d, receipt=receipt) for d, _ in batch]
 
     def digest_mail(self, batch: Sequence[Delivery]) -> EmailMessage:

@@ -10,14 +10,12 @@ honoured); any other 4xx is permanent.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from newsbote import USER_AGENT
 from newsbote.deliver.base import Destination, Options
@@ -32,27 +30,6 @@ class HttpOptions(Options):
     allow_private: bool = Field(
         False, description="allow loopback and private addresses (a self-hosted server on the LAN)"
     )
-
-
-def reveal(secret: SecretStr, what: str, destination: str) -> str:
-    """A secret's value: literal, ``env:NAME`` (an environment variable) or ``file:PATH``."""
-    value = secret.get_secret_value()
-    if value.startswith("env:"):
-        name = value[4:]
-        found = os.environ.get(name)
-        if not found:
-            raise DeliveryError(
-                destination, f"{what}: environment variable {name} is not set", permanent=True
-            )
-        return found
-    if value.startswith("file:"):
-        try:
-            return Path(value[5:]).expanduser().read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise DeliveryError(
-                destination, f"{what}: cannot read {value[5:]}: {exc}", permanent=True
-            ) from exc
-    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 
-from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, reveal, secret_field
+from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.render.limits import mastodon_length
@@ -52,7 +52,7 @@ class Mastodon(HttpDestination):
         return self.settings.instance.rstrip("/") + path
 
     def _headers(self, delivery: Delivery) -> dict[str, str]:
-        token = reveal(self.settings.access_token, "access_token", self.name)
+        token = self.reveal(self.settings.access_token, "access_token")
         return {"Authorization": f"Bearer {token}", "Idempotency-Key": delivery.idempotency_key}
 
     def retry_after(self, answer: Answer) -> float | None:
@@ -124,7 +124,7 @@ class Mastodon(HttpDestination):
         return self._receipt(answer)
 
     async def check(self) -> str:
-        token = reveal(self.settings.access_token, "access_token", self.name)
+        token = self.reveal(self.settings.access_token, "access_token")
         answer = await self.request(
             "GET",
             self._url("/api/v1/accounts/verify_credentials"),

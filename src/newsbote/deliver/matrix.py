@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
-from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, reveal, secret_field
+from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.render.markup import convert
@@ -61,7 +61,7 @@ class Matrix(HttpDestination):
         return self.settings.homeserver.rstrip("/") + API + path
 
     def _headers(self) -> dict[str, str]:
-        token = reveal(self.settings.access_token, "access_token", self.name)
+        token = self.reveal(self.settings.access_token, "access_token")
         return {"Authorization": f"Bearer {token}"}
 
     def retry_after(self, answer: Answer) -> float | None:

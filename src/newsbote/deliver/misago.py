@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from pydantic import Field, SecretStr
 
-from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, reveal, secret_field
+from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.types import Markup, Receipt
@@ -68,7 +68,7 @@ class Misago(HttpDestination):
         await self.request("GET", self._url("/"))  # sets Django's csrftoken cookie
         credentials = {
             "username": self.settings.username,
-            "password": reveal(self.settings.password, "password", self.name),
+            "password": self.reveal(self.settings.password, "password"),
         }
         try:
             await self.request(

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
-from newsbote.deliver.http import HttpDestination, HttpOptions, reveal, secret_field
+from newsbote.deliver.http import HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.types import Markup, Receipt
@@ -59,7 +59,7 @@ class Slack(HttpDestination):
     async def _call(
         self, method: str, payload: dict[str, Any], *, http: str = "POST"
     ) -> dict[str, Any]:
-        token = reveal(self.settings.bot_token, "bot_token", self.name)
+        token = self.reveal(self.settings.bot_token, "bot_token")
         url = f"{self.settings.api_url.rstrip('/')}/{method}"
         headers = {"Authorization": f"Bearer {token}"}
         if http == "GET":

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
-from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, reveal, secret_field
+from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.types import Markup, Receipt
@@ -42,7 +42,7 @@ class Telegram(HttpDestination):
         return self.options
 
     def _method(self, name: str) -> str:
-        token = reveal(self.settings.bot_token, "bot_token", self.name)
+        token = self.reveal(self.settings.bot_token, "bot_token")
         return f"{self.settings.api_url.rstrip('/')}/bot{token}/{name}"
 
     def retry_after(self, answer: Answer) -> float | None:

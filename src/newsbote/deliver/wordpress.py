@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 
-from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, reveal, secret_field
+from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.types import Markup, Receipt
@@ -44,7 +44,7 @@ class WordPress(HttpDestination):
         return self.options
 
     def _headers(self) -> dict[str, str]:
-        password = reveal(self.settings.application_password, "application_password", self.name)
+        password = self.reveal(self.settings.application_password, "application_password")
         token = base64.b64encode(f"{self.settings.username}:{password}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
-from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, reveal, secret_field
+from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.types import Markup, Receipt
@@ -47,7 +47,7 @@ class XenForo(HttpDestination):
 
     def _headers(self) -> dict[str, str]:
         return {
-            "XF-Api-Key": reveal(self.settings.api_key, "api_key", self.name),
+            "XF-Api-Key": self.reveal(self.settings.api_key, "api_key"),
             "XF-Api-User": str(self.settings.api_user),
         }
 
