@@ -89,6 +89,8 @@ class Misago(HttpDestination):
                 method, self._url(path), json_body=body, headers=self._csrf()
             )
         except DeliveryError as exc:
+            if "HTTP 403" in str(exc):
+                self._signed_in = False  # the session may have ended: sign in again next time
             if method == "POST" and "HTTP 403" in str(exc):
                 # Misago's flood protection answers 403 (another worker posted as the bot just
                 # now); a real lack of permission shows in `newsbote check`
