@@ -146,3 +146,30 @@ async def test_an_uncertain_send_is_found_instead_of_posted_twice(
         assert found is not None and found.remote_id == row.remote_id
     finally:
         await destination.close()
+
+
+async def test_signing_in_again_after_a_refusal_starts_a_fresh_session(
+    misago_forum: Forum,
+    sqlite_store: Store,
+    sqlite_url: str,
+    tmp_path: Path,
+    feed_server: FeedServer,
+) -> None:
+    from newsbote.outbox import Delivery
+    from newsbote.types import Markup, Message
+
+    destination = build_destinations(
+        load(configure(tmp_path, sqlite_url, feed_server, misago_forum)), sqlite_store
+    )["forum"]
+    body = "Ein Beitrag, lang genug für Misago."
+    try:
+        await asyncio.sleep(3.5)  # Misago's flood protection (the other tests post as the same bot)
+        first = Message("forum", title("Erster Beitrag der Sitzung"), body, None, Markup.MARKDOWN)
+        await destination.send(Delivery(1, 1, "forum", "s1", 1, "post", 1, first))
+        destination._signed_in = False  # type: ignore[attr-defined]  # as after a 403
+        await asyncio.sleep(3.5)  # Misago's flood protection
+        second = Message("forum", title("Zweiter Beitrag der Sitzung"), body, None, Markup.MARKDOWN)
+        receipt = await destination.send(Delivery(2, 2, "forum", "s2", 1, "post", 1, second))
+    finally:
+        await destination.close()
+    assert any(t["id"] == int(receipt.remote_id) for t in misago_forum.threads())

@@ -65,6 +65,7 @@ class Misago(HttpDestination):
     async def _sign_in(self) -> None:
         if self._signed_in:
             return
+        self._client().cookie_jar.clear()  # a fresh session: Misago refuses sign-in to a signed-in one
         await self.request("GET", self._url("/"))  # sets Django's csrftoken cookie
         credentials = {
             "username": self.settings.username,
