@@ -1,5 +1,6 @@
 """``newsbote worker`` processes: three drain one PostgreSQL ledger without sharing a row,
-and workers killed with SIGKILL at random points lose nothing and post nothing twice.
+two share the polling of one store, and workers killed with SIGKILL at random points lose
+nothing and post nothing twice.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from sqlalchemy import func, select
 from newsbote.store import Store, open_store
 from newsbote.store.schema import deliveries
 from tests.conftest import fresh_postgres
-from tests.helpers import add_destination, seed_deliveries, write_config
-from tests.servers import WebhookReceiver
+from tests.helpers import add_destination, board_count, board_titles, seed_deliveries, write_config
+from tests.servers import FeedServer, WebhookReceiver, rss
 from tests.synapse import Homeserver
 
 SECRET = b"crash-test-secret"
@@ -158,3 +159,38 @@ def test_sigkilled_workers_lose_nothing_and_post_nothing_twice(
     bodies = Counter(e["content"]["body"] for e in events)
     assert len(bodies) == items and max(bodies.values()) == 1, "an item reached Matrix twice"
     assert len(events) == items
+
+
+def test_two_workers_share_the_polling_of_one_store(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    for n in range(10):
+        items = [
+            (f"f{n}-{i}", f"https://example.org/{n}/{i}", f"Artikel {n}.{i}") for i in range(5)
+        ]
+        feed_server.set(f"/feed{n}.xml", rss(items))
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    sources = [
+        {"name": f"feed{n}", "url": feed_server.url(f"/feed{n}.xml"), "allow_private": True,
+         "first_run": "all", "interval": "1h"}
+        for n in range(10)
+    ]  # fmt: skip
+    path = write_config(tmp_path, url, sources)
+    processes = [worker(path) for _ in range(2)]
+    store = open_store(url)
+    try:
+        deadline = time.monotonic() + 60
+        while board_count(store) < 50 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # a second round changes nothing: every source is leased or done
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+            _, error = process.communicate(timeout=30)
+            assert process.returncode == 0, error.decode()[-2000:]
+        assert board_count(store) == 50
+        assert sorted(board_titles(store)) == sorted(
+            f"Artikel {n}.{i}" for n in range(10) for i in range(5)
+        )
+        assert len(feed_server.requests) == 10  # each feed fetched once, by one of the two
+    finally:
+        store.close()

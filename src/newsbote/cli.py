@@ -263,9 +263,13 @@ def worker(
     drain: Annotated[
         bool, typer.Option("--drain", help="deliver what is due now, then exit")
     ] = False,
+    deliver_only: Annotated[
+        bool, typer.Option("--deliver-only", help="deliver, but poll no sources")
+    ] = False,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
-    """Deliver only: no polling, no web server. Run several against one PostgreSQL store."""
+    """Poll and deliver without the web server. Several workers (and one ``run``) share a
+    store: each claims due sources and deliveries with leases, none twice."""
     _setup_logging(log_level)
     loaded = _load(config)
     store = _store(loaded)
@@ -278,7 +282,16 @@ def worker(
         else:
             from newsbote.serve import serve
 
-            asyncio.run(serve(loaded, store, on_ready="delivering (Ctrl-C stops)", worker=True))
+            what = "delivering" if deliver_only else "polling and delivering"
+            asyncio.run(
+                serve(
+                    loaded,
+                    store,
+                    on_ready=f"{what} (Ctrl-C stops)",
+                    web_app=False,
+                    poll=not deliver_only,
+                )
+            )
     except NewsboteError as exc:
         raise _fail(exc) from None
     finally:

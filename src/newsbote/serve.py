@@ -52,14 +52,19 @@ def listen(host: str, port: int, what: str) -> socket.socket:
 
 
 async def serve(
-    loaded: LoadedConfig, store: Store, *, on_ready: str | None = None, worker: bool = False
+    loaded: LoadedConfig,
+    store: Store,
+    *,
+    on_ready: str | None = None,
+    web_app: bool = True,
+    poll: bool = True,
 ) -> None:
-    """Poll, deliver and serve the web app until SIGINT or SIGTERM; a ``worker`` only delivers."""
+    """Poll, deliver and serve the web app until SIGINT or SIGTERM (a worker: no web app)."""
     web = loaded.config.web
-    enabled = web.enabled and not worker
+    enabled = web.enabled and web_app
     sock = listen(web.host, web.port, "the web server ([web] port)") if enabled else None
     async with Service(loaded, store) as service:
-        tasks = [service.run_forever(poll=not worker)]
+        tasks = [service.run_forever(poll=poll)]
         server = None
         if sock is not None:
             server = web_server(loaded, store)
