@@ -170,3 +170,37 @@ def test_the_code_knows_the_newest_migration() -> None:
 def test_migrating_twice_is_harmless(store: Store) -> None:
     store.migrate()
     assert store.is_current()
+
+
+def test_an_edit_is_never_unknown_editing_twice_is_editing_once(store: Store) -> None:
+    store.call(seed, 2)
+    store.call(lambda c: c.execute(deliveries.update().values(action="edit")))
+    first, _ = store.call(lambda c: outbox.claim(c, now=NOW, destinations=["board"], lease=60))
+    error = DeliveryError("board", "no answer within 10s", uncertain=True)
+    store.call(
+        outbox.finish,
+        [outbox.Outcome(first, error=error)],
+        now=NOW,
+        policies={"board": outbox.Policy()},
+    )
+    # the second one's worker died mid-send: its lease runs out
+    later = NOW + timedelta(seconds=61)
+    assert store.call(lambda c: outbox.reap(c, now=later, idempotent=[])) == (1, 0)
+    assert states(store) == ["failed", "pending"]
+
+
+def test_only_posts_are_claimed_for_a_lookup(store: Store) -> None:
+    store.call(seed, 2)
+    store.call(lambda c: c.execute(deliveries.update().values(state="unknown")))
+    store.call(
+        lambda c: c.execute(
+            deliveries.update().where(deliveries.c.item_id == 2).values(action="reply")
+        )
+    )
+    looked = store.call(
+        lambda c: outbox.claim(
+            c, now=NOW, destinations=["board"], states=("unknown",), actions=("post",)
+        )
+    )
+    assert [(d.item_id, d.action) for d in looked] == [(1, "post")]
+    assert states(store) == ["sending", "unknown"]

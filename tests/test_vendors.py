@@ -260,3 +260,29 @@ async def test_a_configured_max_length_shortens_forum_posts_and_keeps_the_link(
     message = vendors.xenforo_posts[thread["first_post_id"]]["message"]
     assert len(message) <= 600
     assert message.endswith("[url=https://www.example.org/artikel/glasfaser]zum Artikel…[/url]")
+
+
+@pytest.mark.parametrize("kind", ["slack", "xenforo"])
+async def test_a_lookup_by_title_or_link_leaves_a_repost_to_the_operator(
+    kind: str, vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
+) -> None:
+    from newsbote.errors import DeliveryError
+    from newsbote.outbox import Delivery
+    from newsbote.types import Markup, Message
+
+    destination = build_destinations(
+        load(configure(tmp_path, sqlite_url, vendors, kind)), sqlite_store
+    )["ziel"]
+    body = "Der Ausbau geht voran. zum Artikel… (https://example.org/a)"  # posts carry the link
+    message = Message(
+        "ziel", "Glasfaser-Ausbau kommt voran", body, "https://example.org/a", Markup.TEXT
+    )
+    try:
+        await destination.send(Delivery(1, 1, "ziel", "k", 1, "post", 1, message))
+        # version 1: found; version 2 (a repost with the same title and link): not guessed
+        assert await destination.lookup(Delivery(1, 1, "ziel", "k", 1, "post", 2, message))
+        with pytest.raises(DeliveryError, match="repost") as raised:
+            await destination.lookup(Delivery(2, 1, "ziel", "k", 2, "post", 2, message))
+        assert raised.value.uncertain
+    finally:
+        await destination.close()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from newsbote.errors import DeliveryError
 from newsbote.store.schema import deliveries, items, sources
@@ -103,8 +103,10 @@ def claim(
     limit: int = 100,
     lease: float = 120.0,
     states: Sequence[str] = (DeliveryState.PENDING.value, DeliveryState.FAILED.value),
+    actions: Collection[str] | None = None,
 ) -> list[Delivery]:
-    """Lease up to ``limit`` due rows, oldest first; two workers never get the same row.
+    """Lease up to ``limit`` due rows (of ``actions``, if given), oldest first; two
+    workers never get the same row.
 
     One statement per state, so the (state, next_attempt_at, id) index hands
     the rows over in order and nothing is sorted, however long the ledger.
@@ -123,6 +125,8 @@ def claim(
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(limit - len(claimed))
         )
+        if actions is not None:
+            due = due.where(deliveries.c.action.in_(list(actions)))
         if connection.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         rows = connection.execute(
@@ -143,13 +147,19 @@ def claim(
 
 
 def reap(connection: Connection, *, now: datetime, idempotent: Collection[str]) -> tuple[int, int]:
-    """Rows whose lease ran out mid-send: back to pending if safe, else ``unknown``."""
+    """Rows whose lease ran out mid-send: back to pending if safe, else ``unknown``.
+
+    Safe are idempotent destinations, and edits anywhere (editing twice is editing once).
+    """
     expired = and_(
         deliveries.c.state == DeliveryState.SENDING.value, deliveries.c.lease_until < now
     )
     retried = connection.execute(
         update(deliveries)
-        .where(expired, deliveries.c.destination.in_(list(idempotent)))
+        .where(
+            expired,
+            or_(deliveries.c.destination.in_(list(idempotent)), deliveries.c.action == "edit"),
+        )
         .values(state=DeliveryState.PENDING.value, lease_until=None, updated_at=now)
     ).rowcount
     unknown = connection.execute(
@@ -255,8 +265,9 @@ def _after_error(
     rng: random.Random | None,
 ) -> dict[str, Any]:
     """The next state of a row whose send failed with ``error``."""
-    if error.uncertain and not policy.idempotent:
-        # it may have arrived: never resend blindly; a lookup (or the operator) settles it
+    if error.uncertain and not policy.idempotent and delivery.action != "edit":
+        # it may have arrived: never resend blindly; a lookup (or the operator) settles it.
+        # (An edit may be repeated: editing twice is editing once.)
         delay = backoff(delivery.attempts, error.retry_after, rng)
         return {
             "state": DeliveryState.UNKNOWN.value,

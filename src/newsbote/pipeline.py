@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from difflib import SequenceMatcher
 
 from sqlalchemy import Connection
 
@@ -329,13 +329,17 @@ def _limit(configured: int | None, platform: int | None) -> int | None:
 
 
 def changed_fraction(before: str | None, item: Item) -> float:
-    """How much of an item's text changed, 0 to 1, by words (1 when the old text is unknown)."""
+    """How much of an item's text changed, 0 to 1: the words removed and added, over all
+    words of both versions (1 when the old text is unknown). Linear in the text's length,
+    so a hostile feed cannot make it slow, as a sequence alignment could be made.
+    """
     if before is None:
         return 1.0
-    old, new = before.split(), item.entry.plain.split()
-    if not old and not new:
+    old, new = Counter(before.split()), Counter(item.entry.plain.split())
+    total = old.total() + new.total()
+    if not total:
         return 0.0
-    return 1.0 - SequenceMatcher(None, old, new, autojunk=False).ratio()
+    return ((old - new).total() + (new - old).total()) / total
 
 
 def plan_items(
@@ -397,6 +401,8 @@ def plan_items(
                 kind = kinds[destination.kind]
                 limit = _limit((destination.model_extra or {}).get("max_length"), kind.max_length)
                 action = UPDATE_ACTIONS[target.route.update] if updating else "post"
+                if action == "edit" and not kind.can_edit:
+                    action = "reply"
                 message = renderer.render(
                     item,
                     destination=target.destination,

@@ -29,6 +29,7 @@ class AppriseOptions(Options):
 class Apprise(Destination):
     kind = "apprise"
     markup = Markup.MARKDOWN
+    can_edit = False  # a notification cannot change: an update is a new one
     max_length = 4000
     Options = AppriseOptions
 

@@ -124,6 +124,8 @@ class Destination(ABC):
     max_length: ClassVar[int | None] = None
     """The longest body the platform takes, in units of :meth:`measure`; None for no limit."""
     idempotent: ClassVar[bool] = False
+    can_edit: ClassVar[bool] = True
+    """False where a sent post cannot change (mail): an edit becomes an "Update: …" reply."""
     title_in_body: ClassVar[bool] = False
     """True where the platform has no title field: the title leads the body, in bold."""
     can_lookup: ClassVar[bool] = False
@@ -142,13 +144,18 @@ class Destination(ABC):
         self.options = options
         self.context = context
         self._secrets: set[str] = set()
+        self._revealed: dict[str, str] = {}
         per_minute = getattr(options, "rate_per_minute", None)
         rate = (per_minute / 60.0, max(1.0, per_minute / 60.0)) if per_minute else self.rate
         self.bucket = TokenBucket(*rate) if rate else None
 
     def reveal(self, secret: SecretStr, what: str) -> str:
-        """A secret option's value; remembered, so no error message ever shows it."""
-        value = reveal_secret(secret, what, self.name)
+        """A secret option's value, read once (a ``file:`` is not read per request) and
+        remembered, so no error message ever shows it."""
+        written = secret.get_secret_value()
+        if written in self._revealed:
+            return self._revealed[written]
+        value = self._revealed[written] = reveal_secret(secret, what, self.name)
         parts = urlsplit(value)
         # a secret URL (a Discord webhook) shows in errors as its path: hide that and its token
         found = (
@@ -208,6 +215,16 @@ class Destination(ABC):
     async def lookup(self, delivery: Delivery) -> Receipt | None:
         """The post ``delivery`` made, if it arrived; None if it certainly did not."""
         raise DeliveryError(self.name, f"{self.kind} cannot look posts up", uncertain=True)
+
+    def first_version_only(self, delivery: Delivery) -> None:
+        """For lookups by title or link: they cannot tell a repost from the first post."""
+        if delivery.version > 1:
+            raise DeliveryError(
+                self.name,
+                f"a repost cannot be told from the first post on {self.kind}: "
+                "see whether it arrived and run newsbote resolve",
+                uncertain=True,
+            )
 
     async def deliver_many(self, batch: Sequence[tuple[Delivery, Receipt | None]]) -> list[Outcome]:
         """Send, edit or reply for each delivery of ``batch`` (paired with its post's receipt)."""

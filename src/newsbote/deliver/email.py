@@ -22,6 +22,7 @@ from datetime import datetime, time
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,7 +35,6 @@ from newsbote.deliver.base import Destination, Options
 from newsbote.deliver.http import secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery, Outcome
-from newsbote.render import UPDATE_PREFIX
 from newsbote.render.markup import convert
 from newsbote.store.schema import deliveries
 from newsbote.types import Markup, Receipt
@@ -94,6 +94,7 @@ class Email(Destination):
 
     kind = "email"
     markup = Markup.HTML
+    can_edit = False  # an update is a reply in the first mail's thread
     Options = EmailOptions
 
     @property
@@ -110,7 +111,7 @@ class Email(Destination):
         name, address = parseaddr(self.settings.sender)
         mail["From"] = str(Address(name or self.context.bot.name, addr_spec=address))
         mail["To"] = ", ".join(self.settings.to)
-        mail["Subject"] = message.title
+        mail["Subject"] = " ".join(message.title.split())  # a header is one line
         mail["Date"] = formatdate(localtime=False, usegmt=True)
         version = delivery.version if reply_to else None
         mail["Message-ID"] = message_id(delivery, self._domain(), version=version)
@@ -122,14 +123,16 @@ class Email(Destination):
         mail.set_content(convert(message.body, Markup.TEXT))
         page = (
             f'<!doctype html><html lang="{self.context.language}"><head><meta charset="utf-8">'
-            f"<title>{convert(f'<p>{message.title}</p>', Markup.TEXT)}</title></head>"
+            f"<title>{html.escape(message.title)}</title></head>"
             f"<body>{message.body}</body></html>"
         )
         mail.add_alternative(page, subtype="html")
         return mail
 
+    @cached_property
     def _server(self) -> dict[str, Any]:
-        """How to reach the SMTP server, as aiosmtplib's keyword arguments."""
+        """How to reach the SMTP server, as aiosmtplib's keyword arguments (built once: the
+        TLS context reads the CA bundle)."""
         options = self.settings
         cafile = str(options.ca_file) if options.ca_file else None
         return {
@@ -147,7 +150,7 @@ class Email(Destination):
 
     async def _submit(self, mail: EmailMessage) -> Receipt:
         options = self.settings
-        server = self._server()
+        server = self._server
         host, port = server["hostname"], server["port"]
         try:
             await aiosmtplib.send(
@@ -179,14 +182,6 @@ class Email(Destination):
     async def reply(self, delivery: Delivery, receipt: Receipt) -> Receipt:
         await self._submit(self.compose(delivery, reply_to=receipt.remote_id))
         return receipt  # the thread is still the first mail's
-
-    async def edit(self, delivery: Delivery, receipt: Receipt) -> Receipt:
-        """Mail cannot be changed once sent: an edit is a reply in the thread, titled as one."""
-        prefix = UPDATE_PREFIX.get(self.context.language, UPDATE_PREFIX["en"])
-        title = delivery.message.title
-        if not title.startswith(prefix):
-            delivery = replace(delivery, message=replace(delivery.message, title=prefix + title))
-        return await self.reply(delivery, receipt)
 
     @property
     def paced(self) -> bool:
@@ -241,7 +236,7 @@ class Email(Destination):
         return self.compose(digest)
 
     async def check(self) -> str:
-        server = self._server()
+        server = self._server
         client = aiosmtplib.SMTP(**server)
         try:
             await client.connect()

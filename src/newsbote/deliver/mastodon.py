@@ -56,14 +56,12 @@ class Mastodon(HttpDestination):
         return {"Authorization": f"Bearer {token}", "Idempotency-Key": delivery.idempotency_key}
 
     def retry_after(self, answer: Answer) -> float | None:
-        reset = answer.headers.get("X-RateLimit-Reset")
-        if reset:
-            try:
-                when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
-                return max(0.0, (when - datetime.now(UTC)).total_seconds())
-            except ValueError:
-                pass
-        return super().retry_after(answer)
+        reset = answer.headers.get("X-RateLimit-Reset", "")
+        try:
+            when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+        except ValueError:  # absent or not a timestamp: the generic Retry-After
+            return super().retry_after(answer)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
     def describe(self, answer: Answer) -> str:
         body = answer.json()

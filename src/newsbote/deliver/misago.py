@@ -140,6 +140,7 @@ class Misago(HttpDestination):
         return receipt
 
     async def lookup(self, delivery: Delivery) -> Receipt | None:
+        self.first_version_only(delivery)
         listing = await self._call("GET", f"/api/threads/?category={self.settings.category}")
         for thread in (listing or {}).get("results", []):
             if (

@@ -33,6 +33,8 @@ def _claim(
             claimed += outbox.claim(
                 connection, now=now, destinations=[name], limit=room, lease=lease
             )
+    # unknown posts, for destinations that can look them up first (a reply's fate is the
+    # operator's: a lookup would find the post it answers)
     lookups = [name for name, d in destinations.items() if d.can_lookup]
     claimed += outbox.claim(
         connection,
@@ -41,6 +43,7 @@ def _claim(
         limit=max(1, limit // 10),
         lease=lease,
         states=(DeliveryState.UNKNOWN.value,),
+        actions=("post",),
     )
     return [
         (

@@ -110,6 +110,7 @@ class Slack(HttpDestination):
 
     async def lookup(self, delivery: Delivery) -> Receipt | None:
         """The bot's message carrying this article's link among the channel's last 200."""
+        self.first_version_only(delivery)
         link = delivery.message.link
         if not link:
             raise DeliveryError(self.name, "no link to look the message up by", uncertain=True)

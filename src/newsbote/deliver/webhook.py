@@ -18,14 +18,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from newsbote.deliver.http import HttpDestination, HttpOptions
 from newsbote.errors import DeliveryError
@@ -82,21 +81,9 @@ class Webhook(HttpDestination):
     def _secret(self) -> bytes | None:
         options = self.settings
         if options.secret_env:
-            value = os.environ.get(options.secret_env)
-            if not value:
-                raise DeliveryError(
-                    self.name,
-                    f"environment variable {options.secret_env} is not set",
-                    permanent=True,
-                )
-            return value.encode()
+            return self.reveal(SecretStr(f"env:{options.secret_env}"), "secret_env").encode()
         if options.secret_file:
-            try:
-                return options.secret_file.read_text(encoding="utf-8").strip().encode()
-            except OSError as exc:
-                raise DeliveryError(
-                    self.name, f"cannot read secret file: {exc}", permanent=True
-                ) from exc
+            return self.reveal(SecretStr(f"file:{options.secret_file}"), "secret_file").encode()
         return None
 
     async def send(self, delivery: Delivery) -> Receipt:

@@ -103,6 +103,7 @@ class XenForo(HttpDestination):
         return Receipt(remote_id=f"{thread_id}/{post.get('post_id')}", url=receipt.url)
 
     async def lookup(self, delivery: Delivery) -> Receipt | None:
+        self.first_version_only(delivery)
         answer = await self.request(
             "GET",
             self._url(f"/forums/{self.settings.node_id}/threads"),
