@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from newsbote.errors import DeliveryError
+from newsbote.store.bulk import execute_many
 from newsbote.store.schema import deliveries, items, sources
 from newsbote.types import DeliveryState, Markup, Message, Receipt
 
@@ -52,6 +53,9 @@ class Delivery:
     created_at: datetime | None = None
     claimed_from: str = "pending"
     """The state the row was claimed in: ``unknown`` rows are looked up before any send."""
+    leased: bool = True
+    """False for a row taken without a lease, to be posted and recorded in the transaction
+    that took it (destinations inside the store): it is still in ``claimed_from``."""
 
     @property
     def idempotency_key(self) -> str:
@@ -73,7 +77,7 @@ _CLAIMED = [
 ]  # fmt: skip
 
 
-def _delivery(row: Any, state: str) -> Delivery:
+def _delivery(row: Any, state: str, leased: bool = True) -> Delivery:
     return Delivery(
         id=row.id,
         item_id=row.item_id,
@@ -81,7 +85,7 @@ def _delivery(row: Any, state: str) -> Delivery:
         dedupe_key=row.dedupe_key,
         version=row.version,
         action=row.action,
-        attempts=row.attempts,
+        attempts=row.attempts if leased else row.attempts + 1,
         message=Message(
             destination=row.destination,
             title=row.title,
@@ -92,6 +96,7 @@ def _delivery(row: Any, state: str) -> Delivery:
         ),
         created_at=row.created_at,
         claimed_from=state,
+        leased=leased,
     )
 
 
@@ -101,7 +106,7 @@ def claim(
     now: datetime,
     destinations: Collection[str],
     limit: int = 100,
-    lease: float = 120.0,
+    lease: float | None = 120.0,
     states: Sequence[str] = (DeliveryState.PENDING.value, DeliveryState.FAILED.value),
     actions: Collection[str] | None = None,
 ) -> list[Delivery]:
@@ -110,6 +115,8 @@ def claim(
 
     One statement per state, so the (state, next_attempt_at, id) index hands
     the rows over in order and nothing is sorted, however long the ledger.
+    With ``lease=None`` the rows are only read (and locked, on PostgreSQL): for a
+    caller that sends and :func:`finish` es them in this same transaction.
     """
     if not destinations or limit <= 0:
         return []
@@ -129,6 +136,12 @@ def claim(
             due = due.where(deliveries.c.action.in_(list(actions)))
         if connection.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
+        if lease is None:
+            taken = connection.execute(due.with_only_columns(*_CLAIMED)).all()
+            claimed.extend(_delivery(row, state, leased=False) for row in taken)
+            if len(claimed) >= limit:
+                break
+            continue
         rows = connection.execute(
             update(deliveries)
             .where(deliveries.c.id.in_(due.scalar_subquery()), deliveries.c.state == state)
@@ -202,6 +215,22 @@ class Outcome:
     error: DeliveryError | None = None
 
 
+_SENT = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("row_id"), deliveries.c.state == bindparam("was"))
+    .values(
+        state=DeliveryState.SENT.value,
+        attempts=bindparam("attempts"),
+        remote_id=bindparam("remote_id"),
+        remote_url=bindparam("remote_url"),
+        lease_until=None,
+        last_error=None,
+        sent_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
 def finish(
     connection: Connection,
     outcomes: Sequence[Outcome],
@@ -210,34 +239,24 @@ def finish(
     policies: Mapping[str, Policy] | None = None,
     rng: random.Random | None = None,
 ) -> None:
-    """Record what happened to claimed rows; only rows still ``sending`` are touched."""
-    sent = [o for o in outcomes if o.receipt is not None]
-    if sent:
-        connection.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.id == bindparam("row_id"),
-                deliveries.c.state == DeliveryState.SENDING.value,
-            )
-            .values(
-                state=DeliveryState.SENT.value,
-                remote_id=bindparam("remote_id"),
-                remote_url=bindparam("remote_url"),
-                lease_until=None,
-                last_error=None,
-                sent_at=now,
-                updated_at=now,
-            ),
-            [
-                {
-                    "row_id": o.delivery.id,
-                    "remote_id": o.receipt.remote_id,
-                    "remote_url": o.receipt.url,
-                }
-                for o in sent
-                if o.receipt is not None
-            ],
-        )
+    """Record what happened to claimed rows; only rows still held (``sending``, or the
+    state an unleased row was taken in) are touched."""
+    execute_many(
+        connection,
+        _SENT,
+        [
+            {
+                "row_id": o.delivery.id,
+                "was": _held_in(o.delivery),
+                "attempts": o.delivery.attempts,
+                "remote_id": o.receipt.remote_id,
+                "remote_url": o.receipt.url,
+                "now": now,
+            }
+            for o in outcomes
+            if o.receipt is not None
+        ],
+    )
     for outcome in outcomes:
         if outcome.error is None:
             continue
@@ -246,15 +265,21 @@ def finish(
             update(deliveries)
             .where(
                 deliveries.c.id == outcome.delivery.id,
-                deliveries.c.state == DeliveryState.SENDING.value,
+                deliveries.c.state == _held_in(outcome.delivery),
             )
             .values(
+                attempts=outcome.delivery.attempts,
                 lease_until=None,
                 last_error=str(outcome.error),
                 updated_at=now,
                 **_after_error(outcome.delivery, outcome.error, policy, now, rng),
             )
         )
+
+
+def _held_in(delivery: Delivery) -> str:
+    """The state a claimed row is in until it is finished."""
+    return DeliveryState.SENDING.value if delivery.leased else delivery.claimed_from
 
 
 def _after_error(

@@ -158,7 +158,7 @@ def sanitize_verdicts(verdicts: Sequence[Verdict]) -> list[Verdict]:
     return [
         _forget_content(verdict)
         if verdict.outcome is Outcome.UNCHANGED
-        else replace(verdict, item=replace(verdict.item, entry=sanitize_entry(verdict.item.entry)))
+        else verdict.with_item(verdict.item.with_entry(sanitize_entry(verdict.item.entry)))
         for verdict in verdicts
     ]
 
@@ -166,7 +166,7 @@ def sanitize_verdicts(verdicts: Sequence[Verdict]) -> list[Verdict]:
 def _forget_content(verdict: Verdict) -> Verdict:
     """An unchanged entry's HTML is never read again: drop it (it is unsanitized, too)."""
     entry = replace(verdict.item.entry, content_html="", summary_html="", text="", sanitized=True)
-    return replace(verdict, item=replace(verdict.item, entry=entry))
+    return verdict.with_item(verdict.item.with_entry(entry))
 
 
 async def _identify(ctx: Context, state: SourceState, name: str, feed: ParsedFeed) -> list[Verdict]:
@@ -365,8 +365,10 @@ def plan_items(
     kinds = destination_kinds()
     plans: list[Plan] = []
     for verdict in verdicts:
-        item = replace(verdict.item, teaser=teaser_from_text(verdict.item.entry.plain))
-        verdict = replace(verdict, item=item)
+        item = verdict.item.with_entry(
+            verdict.item.entry, teaser=teaser_from_text(verdict.item.entry.plain)
+        )
+        verdict = verdict.with_item(item)
         if verdict.outcome is Outcome.UNCHANGED or (
             verdict.outcome is Outcome.RENAMED and not verdict.changed
         ):
@@ -412,9 +414,9 @@ def plan_items(
                     limit=limit,
                     measure=kind.measure,
                     headline=kind.title_in_body,
-                    update=action == "reply",
+                    action=action,
                 )
-                messages.append(replace(message, action=action))
+                messages.append(message)
         except RenderError as exc:
             log.error("render source=%s item=%s error=%s", source.name, item.key, exc)
             plans.append(Plan(verdict, Decision.RENDER_FAILED, str(exc)))

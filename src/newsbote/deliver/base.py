@@ -226,6 +226,17 @@ class Destination(ABC):
                 uncertain=True,
             )
 
+    in_store: ClassVar[bool] = False
+    """True for a destination that lives in the store itself (the board): the runner
+    claims, posts and records its deliveries in one transaction, through
+    :meth:`write`, so a post and its ledger row can never disagree."""
+
+    def write(
+        self, connection: Connection, batch: Sequence[tuple[Delivery, Receipt | None]]
+    ) -> list[Outcome]:
+        """Post ``batch`` inside the claiming transaction (for ``in_store`` destinations)."""
+        raise NotImplementedError(f"{self.kind} is not stored in newsbote's database")
+
     async def deliver_many(self, batch: Sequence[tuple[Delivery, Receipt | None]]) -> list[Outcome]:
         """Send, edit or reply for each delivery of ``batch`` (paired with its post's receipt)."""
         return list(await asyncio.gather(*(self._deliver_one(d, r) for d, r in batch)))

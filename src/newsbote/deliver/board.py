@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select, update
 from newsbote.deliver.base import Destination, Options
 from newsbote.errors import DeliveryError, StorageError
 from newsbote.outbox import Delivery, Outcome
-from newsbote.store.items import insert_ignoring_conflicts
+from newsbote.store.bulk import bulk_insert
 from newsbote.store.schema import board_posts, items, sources
 from newsbote.types import Markup, Receipt
 
@@ -29,6 +29,7 @@ class Board(Destination):
     kind = "board"
     markup = Markup.HTML
     idempotent = True
+    in_store = True
     Options = BoardOptions
 
     async def send(self, delivery: Delivery) -> Receipt:
@@ -40,24 +41,26 @@ class Board(Destination):
     async def deliver_many(self, batch: Sequence[tuple[Delivery, Receipt | None]]) -> list[Outcome]:
         """All posts of a batch in one transaction: the board is local, round trips are free."""
         try:
-            return await self.context.store.run(self._write, list(batch))
+            return await self.context.store.run(self.write, list(batch))
         except StorageError as exc:
             return [Outcome(d, error=DeliveryError(self.name, str(exc))) for d, _ in batch]
 
-    def _write(
-        self, connection: Connection, batch: list[tuple[Delivery, Receipt | None]]
+    def write(
+        self, connection: Connection, batch: Sequence[tuple[Delivery, Receipt | None]]
     ) -> list[Outcome]:
         now = datetime.now(UTC)
         bot = self.context.bot
         posts = [d for d, _ in batch if d.action != "edit"]
         names = _source_names(connection, [d.item_id for d in posts])
+        keys = {d.id: d.idempotency_key for d in posts}
         if posts:
-            connection.execute(
-                insert_ignoring_conflicts(connection, board_posts),
+            bulk_insert(
+                connection,
+                board_posts,
                 [
                     {
                         "destination": self.name,
-                        "delivery_key": d.idempotency_key,
+                        "delivery_key": keys[d.id],
                         "thread_title": d.message.title,
                         "body_html": d.message.body,
                         "link": d.message.link,
@@ -69,14 +72,15 @@ class Board(Destination):
                     }
                     for d in posts
                 ],
+                ignore_conflicts=True,
             )
-        ids = _post_ids(connection, [d.idempotency_key for d in posts])
+        ids = _post_ids(connection, list(keys.values()))
         outcomes: list[Outcome] = []
         for delivery, receipt in batch:
             if delivery.action == "edit":
                 outcomes.append(self._edit(connection, delivery, receipt, now))
                 continue
-            post_id = ids.get(delivery.idempotency_key)
+            post_id = ids.get(keys[delivery.id])
             if post_id is None:
                 outcomes.append(
                     Outcome(delivery, error=DeliveryError(self.name, "post was not stored"))

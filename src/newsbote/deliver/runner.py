@@ -19,12 +19,20 @@ log = logging.getLogger("newsbote.deliver")
 
 
 def _claim(
-    connection: Connection, destinations: dict[str, Destination], limit: int, lease: float
+    connection: Connection,
+    destinations: dict[str, Destination],
+    limit: int,
+    lease: float | None,
+    idempotent: list[str] | None = None,
 ) -> list[tuple[Delivery, Receipt | None]]:
-    """Claim what can go out now: paced destinations (rate limits, digests) only what they take."""
+    """Claim what can go out now: paced destinations (rate limits, digests) only what they take.
+
+    With ``idempotent`` (the names of all idempotent destinations), expired leases are
+    reaped first. With ``lease=None`` the rows are taken for this transaction only.
+    """
     now = datetime.now(UTC)
-    idempotent = [name for name, d in destinations.items() if d.idempotent]
-    outbox.reap(connection, now=now, idempotent=idempotent)
+    if idempotent is not None:
+        outbox.reap(connection, now=now, idempotent=idempotent)
     free = [name for name, d in destinations.items() if not d.paced]
     claimed = outbox.claim(connection, now=now, destinations=free, limit=limit, lease=lease)
     for name, destination in destinations.items():
@@ -60,21 +68,57 @@ def _finish(connection: Connection, outcomes: list[Outcome], policies: dict[str,
     outbox.finish(connection, outcomes, now=datetime.now(UTC), policies=policies)
 
 
+def _by_destination(
+    batch: list[tuple[Delivery, Receipt | None]],
+) -> dict[str, list[tuple[Delivery, Receipt | None]]]:
+    grouped: dict[str, list[tuple[Delivery, Receipt | None]]] = defaultdict(list)
+    for delivery, receipt in batch:
+        grouped[delivery.destination].append((delivery, receipt))
+    return grouped
+
+
+def _deliver_in_store(
+    connection: Connection,
+    destinations: dict[str, Destination],
+    limit: int,
+    idempotent: list[str] | None,
+) -> list[Outcome]:
+    """Claim, post and record in one transaction: for destinations inside the store.
+
+    Nothing is ever half-done here, so no lease is needed: a failure rolls the
+    posts back with the ledger's record of them.
+    """
+    batch = _claim(connection, destinations, limit, None, idempotent)
+    outcomes = [
+        outcome
+        for name, group in _by_destination(batch).items()
+        for outcome in destinations[name].write(connection, group)
+    ]
+    _finish(connection, outcomes, {n: d.policy for n, d in destinations.items()})
+    return outcomes
+
+
 async def deliver_due(
     store: Store, destinations: dict[str, Destination], *, limit: int = 500, lease: float = 120.0
 ) -> list[Outcome]:
-    """One round: claim up to ``limit`` due deliveries, send them, record what happened."""
-    batch = await store.run(_claim, destinations, limit, lease)
-    if not batch:
-        return []
-    by_destination: dict[str, list[tuple[Delivery, Receipt | None]]] = defaultdict(list)
-    for delivery, receipt in batch:
-        by_destination[delivery.destination].append((delivery, receipt))
-    groups = await asyncio.gather(
-        *(destinations[name].deliver_many(group) for name, group in by_destination.items())
-    )
-    outcomes = [outcome for group in groups for outcome in group]
-    await store.run(_finish, outcomes, {n: d.policy for n, d in destinations.items()})
+    """One round: claim up to ``limit`` due deliveries, send them, record what happened.
+
+    Destinations inside the store (the board) take four times ``limit`` in one
+    transaction: posting there costs no more than recording.
+    """
+    local = {name: d for name, d in destinations.items() if d.in_store}
+    remote = {name: d for name, d in destinations.items() if not d.in_store}
+    idempotent = [name for name, d in destinations.items() if d.idempotent]
+    outcomes = await store.run(_deliver_in_store, local, limit * 4, idempotent) if local else []
+    reaping = None if local else idempotent  # reaped once per round, for every destination
+    batch = await store.run(_claim, remote, limit, lease, reaping) if remote else []
+    if batch:
+        groups = await asyncio.gather(
+            *(remote[name].deliver_many(group) for name, group in _by_destination(batch).items())
+        )
+        sent = [outcome for group in groups for outcome in group]
+        await store.run(_finish, sent, {n: d.policy for n, d in remote.items()})
+        outcomes += sent
     for outcome in outcomes:
         if outcome.error is not None:
             log.warning(

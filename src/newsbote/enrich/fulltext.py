@@ -48,8 +48,9 @@ def looks_like_teaser(entry: Entry) -> str | None:
         return "the text ends with an ellipsis"
     if _READ_MORE.search(text[-300:]):
         return "the text ends with a 'read more' link"
-    if len(text.split()) < SHORT_WORDS:
-        return f"the text is short ({len(text.split())} words)"
+    words = text.count(" ") + 1  # the text's whitespace is collapsed to single spaces
+    if words < SHORT_WORDS:
+        return f"the text is short ({words} words)"
     return None
 
 

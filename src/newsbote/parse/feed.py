@@ -62,8 +62,7 @@ def _parse(body: bytes, url: str, content_type: str) -> ParsedFeed:
     if is_json:
         return _parse_json(body, url, content_type)
     document = prepare_xml(body, url, content_type)
-    ttl_match = _TTL.search(document[:65536])
-    ttl = int(ttl_match.group(1)) if ttl_match else None
+    ttl = _ttl(document)
     fast_error: Exception | None = None
     try:
         raw = fastfeedparser.parse(document)
@@ -72,6 +71,15 @@ def _parse(body: bytes, url: str, content_type: str) -> ParsedFeed:
     except Exception as exc:
         fast_error = exc
     return _parse_fallback(document, url, ttl, fast_error)
+
+
+def _ttl(document: bytes) -> int | None:
+    """RSS ``<ttl>`` minutes, if any (a case-insensitive search runs only where one is)."""
+    head = document[:65536]
+    if b"<ttl>" not in head and b"<TTL>" not in head and b"<Ttl>" not in head:
+        return None
+    match = _TTL.search(head)
+    return int(match.group(1)) if match else None
 
 
 def _parse_fallback(
@@ -138,6 +146,8 @@ def _absolute(link: Any, base: str | None) -> str | None:
     if not link or not isinstance(link, str):
         return None
     text: str = link.strip()
+    if text.startswith(("https://", "http://")) and "/." not in text:
+        return text  # already absolute, no dot segments: what urljoin would return
     if base and "://" in base:
         try:
             return urljoin(base, text)

@@ -109,13 +109,14 @@ class Renderer:
         limit: int | None = None,
         measure: Measure = len,
         headline: bool = False,
-        update: bool = False,
+        action: str = "post",
     ) -> Message:
         """The item as ``destination`` gets it: in its ``markup``, within its ``limit``.
 
         ``headline`` puts the title in bold at the top of the body, for places
         without a title field of their own (chats, toots); it survives any cut.
-        ``update`` marks the title as an update ("Update: …"), for replies.
+        ``action`` is the ledger's (post, edit, reply, repost); a reply's title is marked
+        as an update ("Update: …").
         """
         compiled = self._template(template, context.language)
         entry = sanitize_entry(item.entry)  # nothing unsanitized is ever rendered
@@ -145,7 +146,7 @@ class Renderer:
         except TemplateError as exc:
             raise RenderError(name, _describe(exc), destination=destination) from exc
         title = plain_text(title) or entry.title or (entry.link or "")
-        if update:
+        if action == "reply":
             title = UPDATE_PREFIX.get(context.language, UPDATE_PREFIX["en"]) + title
         if headline:
             body = f"<p><strong>{html.escape(title, quote=False)}</strong></p>{body}"
@@ -157,6 +158,7 @@ class Renderer:
             link=entry.link,
             markup=markup,
             image=entry.image,
+            action=action,
         )
 
 

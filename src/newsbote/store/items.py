@@ -228,7 +228,8 @@ def _enqueue(
             )
     if not wanted:
         return 0, 0
-    bulk_insert(connection, deliveries, wanted, ignore_conflicts=True)
+    if bulk_insert(connection, deliveries, wanted, ignore_conflicts=True) == len(wanted):
+        return len(wanted), 0  # every row went in: no other item holds any of these slots
     holders = _holders(connection, wanted)
     conflicts = [
         row
