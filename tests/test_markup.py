@@ -93,9 +93,8 @@ PLAIN = st.text(
 def test_text_never_becomes_markup(markup: Markup, text: str) -> None:
     source = f"<p>{html.escape(text)}</p>"
     rendered = read_back(convert(source, markup), markup)
+    # (Slack's escapes, &amp; &lt; &gt;, are HTML's: the HTML parser undoes them, once)
     got = visible_text(rendered)
-    if markup is Markup.SLACK:
-        got = html.unescape(got)
     if markup is Markup.SLACK:
         # mrkdwn has no escapes: markers must be fenced by zero-width spaces
         bare = re.sub(f"{ZWSP}[*_~`]{ZWSP}", "", convert(source, markup))

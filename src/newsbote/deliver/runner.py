@@ -103,13 +103,12 @@ async def deliver_due(
 ) -> list[Outcome]:
     """One round: claim up to ``limit`` due deliveries, send them, record what happened.
 
-    Destinations inside the store (the board) take four times ``limit`` in one
-    transaction: posting there costs no more than recording.
+    Destinations inside the store (the board) take theirs in a transaction of their own.
     """
     local = {name: d for name, d in destinations.items() if d.in_store}
     remote = {name: d for name, d in destinations.items() if not d.in_store}
     idempotent = [name for name, d in destinations.items() if d.idempotent]
-    outcomes = await store.run(_deliver_in_store, local, limit * 4, idempotent) if local else []
+    outcomes = await store.run(_deliver_in_store, local, limit, idempotent) if local else []
     reaping = None if local else idempotent  # reaped once per round, for every destination
     batch = await store.run(_claim, remote, limit, lease, reaping) if remote else []
     if batch:
