@@ -55,12 +55,14 @@ class Service:
         self.destinations = build_destinations(loaded, store)
         self._stop = asyncio.Event()
         self._work = asyncio.Event()
+        self._schedule = asyncio.Event()
         self._polls: set[asyncio.Task[None]] = set()
         self._queue: asyncio.Queue[tuple[SourceConfig, SourceState]] = asyncio.Queue()
 
     def stop(self) -> None:
         self._stop.set()
         self._work.set()
+        self._schedule.set()
 
     async def __aenter__(self) -> Service:
         # Store threads (PostgreSQL) hand the GIL back after each statement; a shorter
@@ -147,7 +149,7 @@ class Service:
             self._polls.add(task)
             task.add_done_callback(self._polls.discard)
         await asyncio.gather(
-            self._loop(self._schedule_round, self._stop),
+            self._loop(self._schedule_round, self._schedule),
             self._loop(self._deliver_round, self._work),
         )
 
@@ -182,6 +184,8 @@ class Service:
                 await self._poll(source, state)
             finally:
                 self._queue.task_done()
+                if self._queue.qsize() < self.config.service.concurrency:
+                    self._schedule.set()  # running low: lease more now, not at the next tick
 
     async def _deliver_round(self) -> None:
         await self.deliver_all()
