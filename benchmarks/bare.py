@@ -23,7 +23,7 @@ import fastfeedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from farm import free_port, start_farm
+from farm import running_farm
 
 
 async def cycle(
@@ -60,29 +60,19 @@ async def cycle(
 
 
 async def main(feeds: int) -> None:
-    port = free_port()
-    farm = start_farm(feeds, port)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            db = sqlite3.connect(Path(tmp) / "bare.db")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(
-                "CREATE TABLE items (key TEXT PRIMARY KEY, link TEXT, title TEXT, html TEXT)"
-            )
-            etags: dict[int, str] = {}
-            async with aiohttp.ClientSession() as session:
-                for name in ("cold", "unchanged"):
-                    wall, cpu = time.perf_counter(), time.process_time()
-                    stored = await cycle(session, db, port, feeds, etags)
-                    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                    print(
-                        f"bare {name:<10} wall {wall:6.2f} s   cpu {cpu:6.2f} s   stored {stored}"
-                    )
-            db.close()
-    finally:
-        farm.terminate()
-        farm.join(10)
+    with running_farm(feeds) as port, tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(Path(tmp) / "bare.db")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE items (key TEXT PRIMARY KEY, link TEXT, title TEXT, html TEXT)")
+        etags: dict[int, str] = {}
+        async with aiohttp.ClientSession() as session:
+            for name in ("cold", "unchanged"):
+                wall, cpu = time.perf_counter(), time.process_time()
+                stored = await cycle(session, db, port, feeds, etags)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                print(f"bare {name:<10} wall {wall:6.2f} s   cpu {cpu:6.2f} s   stored {stored}")
+        db.close()
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import multiprocessing.synchronize
 import random
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from multiprocessing.process import BaseProcess
@@ -146,3 +148,15 @@ def start_farm(feeds: int, port: int) -> BaseProcess:
         process.terminate()
         raise RuntimeError("the feed farm did not start")
     return process
+
+
+@contextlib.contextmanager
+def running_farm(feeds: int) -> Iterator[int]:
+    """A farm of ``feeds`` feeds on a free port (yielded), stopped on the way out."""
+    port = free_port()
+    process = start_farm(feeds, port)
+    try:
+        yield port
+    finally:
+        process.terminate()
+        process.join(10)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from farm import free_port, start_farm
+from farm import running_farm
 from newsbote.config import load_config
 from newsbote.store import open_store
 from newsbote.worker import Service
@@ -72,30 +72,24 @@ async def cycle(service: Service, name: str, feeds: int) -> None:
 
 
 async def main(feeds: int, store_url: str | None) -> None:
-    port = free_port()
-    farm = start_farm(feeds, port)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            directory = Path(tmp)
-            url = store_url or f"sqlite:///{directory / 'bench.db'}"
-            loaded = load_config(write_config(directory, url, feeds, port))
-            store = open_store(loaded.config.store)
-            print(
-                f"{feeds} feeds × 20 entries, store {url.split('://')[0]}, baseline RSS {peak_rss_mb():.1f} MB"
+    with running_farm(feeds) as port, tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        url = store_url or f"sqlite:///{directory / 'bench.db'}"
+        loaded = load_config(write_config(directory, url, feeds, port))
+        store = open_store(loaded.config.store)
+        print(
+            f"{feeds} feeds × 20 entries, store {url.split('://')[0]}, baseline RSS {peak_rss_mb():.1f} MB"
+        )
+        async with Service(loaded, store) as service:
+            await cycle(service, "cold", feeds)
+            await cycle(service, "unchanged", feeds)
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/_tick?fraction=0.1", method="POST"
             )
-            async with Service(loaded, store) as service:
-                await cycle(service, "cold", feeds)
-                await cycle(service, "unchanged", feeds)
-                request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/_tick?fraction=0.1", method="POST"
-                )
-                with urllib.request.urlopen(request) as answer:
-                    answer.read()
-                await cycle(service, "tick", feeds)
-            store.close()
-    finally:
-        farm.terminate()
-        farm.join(10)
+            with urllib.request.urlopen(request) as answer:
+                answer.read()
+            await cycle(service, "tick", feeds)
+        store.close()
 
 
 if __name__ == "__main__":

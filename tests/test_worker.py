@@ -17,40 +17,10 @@ from tests.helpers import board_count, load, write_config
 from tests.servers import FeedServer, rss
 
 
-async def test_service_polls_posts_and_stops_cleanly(
+async def _run_until_five_posts(
     feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
 ) -> None:
-    for n in range(5):
-        feed_server.set(f"/f{n}.xml", rss([(f"g{n}", f"https://example.org/{n}", f"Artikel {n}")]))
-    sources = [
-        {"name": f"s{n}", "url": feed_server.url(f"/f{n}.xml"), "allow_private": True}
-        for n in range(5)
-    ]
-    loaded = load(write_config(tmp_path, store_url, sources, extra="[service]\nconcurrency = 2"))
-    async with Service(loaded, store) as service:
-        running = asyncio.create_task(service.run_forever())
-        for _ in range(100):
-            if board_count(store) == 5:
-                break
-            await asyncio.sleep(0.1)
-        service.stop()
-        await asyncio.wait_for(running, 10)
-    assert board_count(store) == 5
-    rows = store.call(source_rows)
-    assert all(row.lease_until is None for row in rows)
-    assert all(row.next_check_at > datetime.now(UTC) + timedelta(minutes=10) for row in rows)
-
-
-async def test_pollers_running_low_lease_more_without_waiting_for_the_tick(
-    feed_server: FeedServer,
-    store: Store,
-    store_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # two pollers lease at most four sources per round; the fifth must not wait for the
-    # next tick (an hour here): a cold start of many sources is paced by the pollers only
-    monkeypatch.setattr(worker, "TICK", 3600.0)
+    """Five sources, two pollers: run the service until all five are on the board, then stop."""
     for n in range(5):
         feed_server.set(f"/f{n}.xml", rss([(f"g{n}", f"https://example.org/{n}", f"Artikel {n}")]))
     sources = [
@@ -67,6 +37,28 @@ async def test_pollers_running_low_lease_more_without_waiting_for_the_tick(
         service.stop()
         await asyncio.wait_for(running, 10)
     assert board_count(store) == 5
+
+
+async def test_service_polls_posts_and_stops_cleanly(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    await _run_until_five_posts(feed_server, store, store_url, tmp_path)
+    rows = store.call(source_rows)
+    assert all(row.lease_until is None for row in rows)
+    assert all(row.next_check_at > datetime.now(UTC) + timedelta(minutes=10) for row in rows)
+
+
+async def test_pollers_running_low_lease_more_without_waiting_for_the_tick(
+    feed_server: FeedServer,
+    store: Store,
+    store_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # two pollers lease at most four sources per round; the fifth must not wait for the
+    # next tick (an hour here): a cold start of many sources is paced by the pollers only
+    monkeypatch.setattr(worker, "TICK", 3600.0)
+    await _run_until_five_posts(feed_server, store, store_url, tmp_path)
 
 
 def test_claims_take_the_most_overdue_first_and_respect_the_limit(
