@@ -94,6 +94,30 @@ def test_three_workers_drain_one_postgresql_ledger_without_sharing_a_row(
             store.close()
 
 
+def test_three_workers_post_one_postgresql_ledger_to_the_board_each_row_once(
+    postgres_admin: str, tmp_path: Path
+) -> None:
+    # the board's rows are taken without a lease (posted and recorded in one transaction):
+    # with three workers at it, every row is still posted once and recorded once
+    for url in fresh_postgres(postgres_admin):
+        store = open_store(url)
+        try:
+            store.call(seed_deliveries, 2000, "board", datetime.now(UTC))
+            path = write_config(tmp_path, url, [], routes=[])
+            processes = [worker(path, "--drain") for _ in range(3)]
+            for process in processes:
+                _, error = process.communicate(timeout=240)
+                assert process.returncode == 0, error.decode()[-2000:]
+            assert states(store) == {"sent": 2000}
+            assert board_count(store) == 2000
+            attempts = store.call(
+                lambda c: c.execute(select(func.max(deliveries.c.attempts))).scalar_one()
+            )
+            assert attempts == 1, "a row was taken twice"
+        finally:
+            store.close()
+
+
 def crash_loop(path: Path, store: Store, kills: int, rng: random.Random) -> tuple[int, int]:
     """Start a worker, SIGKILL it at a random moment; repeat.
 
