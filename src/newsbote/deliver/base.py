@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy import Connection
 
 from newsbote.config.schema import BotConfig
-from newsbote.errors import DeliveryError
+from newsbote.errors import DeliveryError, StorageError
 from newsbote.outbox import Delivery, Outcome, Policy
 from newsbote.store import Store
 from newsbote.types import DeliveryState, Markup, Receipt
@@ -226,17 +226,6 @@ class Destination(ABC):
                 uncertain=True,
             )
 
-    in_store: ClassVar[bool] = False
-    """True for a destination that lives in the store itself (the board): the runner
-    claims, posts and records its deliveries in one transaction, through
-    :meth:`write`, so a post and its ledger row can never disagree."""
-
-    def write(
-        self, connection: Connection, batch: Sequence[tuple[Delivery, Receipt | None]]
-    ) -> list[Outcome]:
-        """Post ``batch`` inside the claiming transaction (for ``in_store`` destinations)."""
-        raise NotImplementedError(f"{self.kind} is not stored in newsbote's database")
-
     async def deliver_many(self, batch: Sequence[tuple[Delivery, Receipt | None]]) -> list[Outcome]:
         """Send, edit or reply for each delivery of ``batch`` (paired with its post's receipt)."""
         return list(await asyncio.gather(*(self._deliver_one(d, r) for d, r in batch)))
@@ -269,3 +258,24 @@ class Destination(ABC):
 
     async def close(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Release connections."""
+
+
+class InStoreDestination(Destination):
+    """A destination that lives in newsbote's own database (the board).
+
+    The runner takes its due rows, calls :meth:`write` and records the outcomes in one
+    transaction, without a lease: a post and its ledger row can never disagree.
+    """
+
+    @abstractmethod
+    def write(
+        self, connection: Connection, batch: Sequence[tuple[Delivery, Receipt | None]]
+    ) -> list[Outcome]:
+        """Post ``batch`` inside the caller's transaction; an outcome per delivery."""
+
+    async def deliver_many(self, batch: Sequence[tuple[Delivery, Receipt | None]]) -> list[Outcome]:
+        """A batch outside the runner (one ``send`` or ``edit``): its own transaction."""
+        try:
+            return await self.context.store.run(self.write, list(batch))
+        except StorageError as exc:
+            return [Outcome(d, error=DeliveryError(self.name, str(exc))) for d, _ in batch]

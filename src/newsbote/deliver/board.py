@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import Connection, select, update
 
-from newsbote.deliver.base import Destination, Options
-from newsbote.errors import DeliveryError, StorageError
+from newsbote.deliver.base import InStoreDestination, Options
+from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery, Outcome
 from newsbote.store.bulk import bulk_insert
 from newsbote.store.schema import board_posts, items, sources
@@ -23,13 +23,12 @@ class BoardOptions(Options):
     title: str | None = Field(None, description="heading of the board page")
 
 
-class Board(Destination):
+class Board(InStoreDestination):
     """Posts become threads on the built-in board. Idempotent: a post's key is unique."""
 
     kind = "board"
     markup = Markup.HTML
     idempotent = True
-    in_store = True
     Options = BoardOptions
 
     async def send(self, delivery: Delivery) -> Receipt:
@@ -37,13 +36,6 @@ class Board(Destination):
 
     async def edit(self, delivery: Delivery, receipt: Receipt) -> Receipt:
         return _receipt(await self.deliver_many([(delivery, receipt)]))
-
-    async def deliver_many(self, batch: Sequence[tuple[Delivery, Receipt | None]]) -> list[Outcome]:
-        """All posts of a batch in one transaction: the board is local, round trips are free."""
-        try:
-            return await self.context.store.run(self.write, list(batch))
-        except StorageError as exc:
-            return [Outcome(d, error=DeliveryError(self.name, str(exc))) for d, _ in batch]
 
     def write(
         self, connection: Connection, batch: Sequence[tuple[Delivery, Receipt | None]]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
 from newsbote import outbox
-from newsbote.deliver.base import Destination
+from newsbote.deliver.base import Destination, InStoreDestination
 from newsbote.outbox import Delivery, Outcome, Policy
 from newsbote.store import Store
 from newsbote.types import DeliveryState, Receipt
@@ -20,7 +21,7 @@ log = logging.getLogger("newsbote.deliver")
 
 def _claim(
     connection: Connection,
-    destinations: dict[str, Destination],
+    destinations: Mapping[str, Destination],
     limit: int,
     lease: float | None,
     idempotent: list[str] | None = None,
@@ -79,7 +80,7 @@ def _by_destination(
 
 def _deliver_in_store(
     connection: Connection,
-    destinations: dict[str, Destination],
+    destinations: dict[str, InStoreDestination],
     limit: int,
     idempotent: list[str] | None,
 ) -> list[Outcome]:
@@ -105,8 +106,8 @@ async def deliver_due(
 
     Destinations inside the store (the board) take theirs in a transaction of their own.
     """
-    local = {name: d for name, d in destinations.items() if d.in_store}
-    remote = {name: d for name, d in destinations.items() if not d.in_store}
+    local = {n: d for n, d in destinations.items() if isinstance(d, InStoreDestination)}
+    remote = {n: d for n, d in destinations.items() if n not in local}
     idempotent = [name for name, d in destinations.items() if d.idempotent]
     outcomes = await store.run(_deliver_in_store, local, limit, idempotent) if local else []
     reaping = None if local else idempotent  # reaped once per round, for every destination
