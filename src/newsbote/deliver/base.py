@@ -140,12 +140,16 @@ class Destination(ABC):
         return len(text)
 
     def __init__(self, name: str, options: BaseModel, context: DeliverContext) -> None:
+        if not isinstance(options, Options):
+            raise TypeError(f"{type(self).__name__}: options must extend deliver.base.Options")
         self.name = name
         self.options = options
+        self.common: Options = options
+        """The options every kind takes (rate, attempts, age, length)."""
         self.context = context
         self._secrets: set[str] = set()
         self._revealed: dict[str, str] = {}
-        per_minute = getattr(options, "rate_per_minute", None)
+        per_minute = options.rate_per_minute
         rate = (per_minute / 60.0, max(1.0, per_minute / 60.0)) if per_minute else self.rate
         self.bucket = TokenBucket(*rate) if rate else None
 
@@ -193,9 +197,9 @@ class Destination(ABC):
     @property
     def policy(self) -> Policy:
         """How long the outbox keeps trying this destination."""
-        hours = getattr(self.options, "max_age_hours", 48.0)
+        hours = self.common.max_age_hours
         return Policy(
-            max_attempts=getattr(self.options, "max_attempts", 12),
+            max_attempts=self.common.max_attempts,
             max_age=timedelta(hours=hours) if hours else None,
             idempotent=self.idempotent,
         )
