@@ -36,6 +36,7 @@ from newsbote.types import DeliveryState, Markup, Message, Receipt
 RETRY_BASE = 30.0
 RETRY_CAP = 6 * 3600.0
 MAX_ATTEMPTS = 12
+MAX_AGE = timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +203,7 @@ class Policy:
     """How long one destination keeps trying, and whether a resend is safe."""
 
     max_attempts: int = MAX_ATTEMPTS
-    max_age: timedelta | None = timedelta(days=2)
+    max_age: timedelta | None = MAX_AGE
     idempotent: bool = False
 
 

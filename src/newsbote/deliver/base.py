@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from newsbote.config.schema import BotConfig
 from newsbote.errors import DeliveryError, StorageError
-from newsbote.outbox import Delivery, Outcome, Policy
+from newsbote.outbox import MAX_AGE, MAX_ATTEMPTS, Delivery, Outcome, Policy
 from newsbote.store import Store
 from newsbote.types import DeliveryState, Markup, Receipt
 
@@ -36,9 +36,11 @@ class Options(BaseModel):
     rate_per_minute: float | None = Field(
         None, gt=0, description="posts per minute at most (default: the platform's own limit)"
     )
-    max_attempts: int = Field(12, ge=1, description="attempts before a delivery is dead")
+    max_attempts: int = Field(MAX_ATTEMPTS, ge=1, description="attempts before a delivery is dead")
     max_age_hours: float | None = Field(
-        48.0, gt=0, description="a delivery older than this is dead after its next failure"
+        MAX_AGE / timedelta(hours=1),
+        gt=0,
+        description="a delivery older than this is dead after its next failure",
     )
     max_length: int | None = Field(
         None, ge=100, description="cut posts to this length (default: the platform's own limit)"
