@@ -168,7 +168,7 @@ def check(
     console.print("[green]all good[/]")
 
 
-async def _check_destination(destination: Destination) -> str:
+async def _check_destination(destination: Destination[Any]) -> str:
     try:
         return await destination.check()
     except DeliveryError as exc:

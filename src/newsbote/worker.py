@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from newsbote import metrics
 from newsbote.config import LoadedConfig, SourceConfig
@@ -26,7 +27,7 @@ SOURCE_LEASE = 300.0
 TICK = 1.0
 
 
-def build_destinations(loaded: LoadedConfig, store: Store) -> dict[str, Destination]:
+def build_destinations(loaded: LoadedConfig, store: Store) -> dict[str, Destination[Any]]:
     config = loaded.config
     context = DeliverContext(
         store=store, bot=config.bot, language=config.language, base_dir=loaded.base_dir

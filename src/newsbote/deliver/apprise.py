@@ -26,23 +26,18 @@ class AppriseOptions(Options):
     )
 
 
-class Apprise(Destination):
+class Apprise(Destination[AppriseOptions]):
     kind = "apprise"
     markup = Markup.MARKDOWN
     can_edit = False  # a notification cannot change: an update is a new one
     max_length = 4000
     Options = AppriseOptions
 
-    @property
-    def settings(self) -> AppriseOptions:
-        assert isinstance(self.options, AppriseOptions)
-        return self.options
-
     def _client(self) -> object:
         import apprise  # imported on use: a large package most setups never need
 
         client = apprise.Apprise()
-        for index, url in enumerate(self.settings.urls):
+        for index, url in enumerate(self.options.urls):
             if not client.add(self.reveal(url, f"urls[{index}]")):
                 raise DeliveryError(
                     self.name, f"urls[{index}] is not an Apprise URL Apprise knows", permanent=True
@@ -71,4 +66,4 @@ class Apprise(Destination):
 
     async def check(self) -> str:
         self._client()
-        return f"apprise to {len(self.settings.urls)} service(s)"
+        return f"apprise to {len(self.options.urls)} service(s)"

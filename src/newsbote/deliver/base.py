@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar, cast
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -98,6 +98,10 @@ class TokenBucket:
             self._tokens -= 1
 
 
+OptionsT = TypeVar("OptionsT", bound=Options)
+"""A destination kind's own options model."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeliverContext:
     """What every destination may use: the store, the bot identity and the language."""
@@ -109,7 +113,7 @@ class DeliverContext:
     """The config file's directory: relative paths in options are relative to it."""
 
 
-class Destination(ABC):
+class Destination(ABC, Generic[OptionsT]):
     """A place to post.
 
     ``send`` posts a new message and returns its :class:`Receipt`; ``edit``
@@ -142,16 +146,14 @@ class Destination(ABC):
         return len(text)
 
     def __init__(self, name: str, options: BaseModel, context: DeliverContext) -> None:
-        if not isinstance(options, Options):
-            raise TypeError(f"{type(self).__name__}: options must extend deliver.base.Options")
+        if not isinstance(options, self.Options):
+            raise TypeError(f"{type(self).__name__} takes {self.Options.__name__}, not {options!r}")
         self.name = name
-        self.options = options
-        self.common: Options = options
-        """The options every kind takes (rate, attempts, age, length)."""
+        self.options = cast(OptionsT, options)
         self.context = context
         self._secrets: set[str] = set()
         self._revealed: dict[str, str] = {}
-        per_minute = options.rate_per_minute
+        per_minute = self.options.rate_per_minute
         rate = (per_minute / 60.0, max(1.0, per_minute / 60.0)) if per_minute else self.rate
         self.bucket = TokenBucket(*rate) if rate else None
 
@@ -199,9 +201,9 @@ class Destination(ABC):
     @property
     def policy(self) -> Policy:
         """How long the outbox keeps trying this destination."""
-        hours = self.common.max_age_hours
+        hours = self.options.max_age_hours
         return Policy(
-            max_attempts=self.common.max_attempts,
+            max_attempts=self.options.max_attempts,
             max_age=timedelta(hours=hours) if hours else None,
             idempotent=self.idempotent,
         )
@@ -262,11 +264,11 @@ class Destination(ABC):
         """Test the destination's configuration; return a short description of what works."""
         return f"{self.kind} ready"
 
-    async def close(self) -> None:  # noqa: B027 - an optional hook, empty by default
+    async def close(self) -> None:
         """Release connections."""
 
 
-class InStoreDestination(Destination):
+class InStoreDestination(Destination[OptionsT]):
     """A destination that lives in newsbote's own database (the board).
 
     The runner takes its due rows, calls :meth:`write` and records the outcomes in one

@@ -23,7 +23,7 @@ class BoardOptions(Options):
     title: str | None = Field(None, description="heading of the board page")
 
 
-class Board(InStoreDestination):
+class Board(InStoreDestination[BoardOptions]):
     """Posts become threads on the built-in board. Idempotent: a post's key is unique."""
 
     kind = "board"

@@ -28,20 +28,15 @@ class DiscordOptions(HttpOptions):
     forum: bool = Field(False, description="the channel is a forum: each article opens a thread")
 
 
-class Discord(HttpDestination):
+class Discord(HttpDestination[DiscordOptions]):
     kind = "discord"
     markup = Markup.DISCORD
     max_length = 2000
     rate = (0.5, 5.0)  # webhooks: 30 messages a minute per channel, short bursts of 5
     Options = DiscordOptions
 
-    @property
-    def settings(self) -> DiscordOptions:
-        assert isinstance(self.options, DiscordOptions)
-        return self.options
-
     def _webhook(self) -> str:
-        return self.reveal(self.settings.webhook_url, "webhook_url").rstrip("/")
+        return self.reveal(self.options.webhook_url, "webhook_url").rstrip("/")
 
     def retry_after(self, answer: Answer) -> float | None:
         body = answer.json()
@@ -62,8 +57,8 @@ class Discord(HttpDestination):
             "embeds": [embed],
             "allowed_mentions": {"parse": []},  # article text never pings anyone
         }
-        if self.settings.avatar_url:
-            payload["avatar_url"] = self.settings.avatar_url
+        if self.options.avatar_url:
+            payload["avatar_url"] = self.options.avatar_url
         return payload
 
     def _receipt(self, answer: Answer) -> Receipt:
@@ -77,7 +72,7 @@ class Discord(HttpDestination):
 
     async def send(self, delivery: Delivery) -> Receipt:
         payload = self._payload(delivery)
-        if self.settings.forum:
+        if self.options.forum:
             payload["thread_name"] = delivery.message.title[:100]
         answer = await self.request(
             "POST", self._webhook(), json_body=payload, params={"wait": "true"}
@@ -86,7 +81,7 @@ class Discord(HttpDestination):
 
     async def edit(self, delivery: Delivery, receipt: Receipt) -> Receipt:
         channel, message_id = receipt.remote_id.rsplit("/", 1)
-        params = {"thread_id": channel} if self.settings.forum else None
+        params = {"thread_id": channel} if self.options.forum else None
         await self.request(
             "PATCH",
             f"{self._webhook()}/messages/{message_id}",
@@ -99,7 +94,7 @@ class Discord(HttpDestination):
 
     async def reply(self, delivery: Delivery, receipt: Receipt) -> Receipt:
         """In a forum thread: a message in the article's thread; elsewhere a new message."""
-        if not self.settings.forum:
+        if not self.options.forum:
             return await self.send(delivery)
         channel = receipt.remote_id.rsplit("/", 1)[0]
         answer = await self.request(

@@ -29,7 +29,7 @@ class DiscourseOptions(HttpOptions):
     tags: list[str] = Field([], description="tags on every topic")
 
 
-class Discourse(HttpDestination):
+class Discourse(HttpDestination[DiscourseOptions]):
     kind = "discourse"
     markup = Markup.MARKDOWN
     max_length = 32_000  # Discourse's default max_post_length
@@ -38,18 +38,13 @@ class Discourse(HttpDestination):
     rate = (1.0, 60.0)  # admin API keys: 60 requests a minute
     Options = DiscourseOptions
 
-    @property
-    def settings(self) -> DiscourseOptions:
-        assert isinstance(self.options, DiscourseOptions)
-        return self.options
-
     def _url(self, path: str) -> str:
-        return self.settings.url.rstrip("/") + path
+        return self.options.url.rstrip("/") + path
 
     def _headers(self) -> dict[str, str]:
         return {
-            "Api-Key": self.reveal(self.settings.api_key, "api_key"),
-            "Api-Username": self.settings.api_username,
+            "Api-Key": self.reveal(self.options.api_key, "api_key"),
+            "Api-Username": self.options.api_username,
         }
 
     def describe(self, answer: Answer) -> str:
@@ -71,8 +66,8 @@ class Discourse(HttpDestination):
         payload = {
             "title": delivery.message.title,
             "raw": delivery.message.body,
-            "category": self.settings.category,
-            "tags": self.settings.tags,
+            "category": self.options.category,
+            "tags": self.options.tags,
             "external_id": self.external_id(delivery),
         }
         try:
@@ -140,7 +135,7 @@ class Discourse(HttpDestination):
 
     async def check(self) -> str:
         answer = await self.request(
-            "GET", self._url(f"/u/{self.settings.api_username}.json"), headers=self._headers()
+            "GET", self._url(f"/u/{self.options.api_username}.json"), headers=self._headers()
         )
         user = (answer.json() or {}).get("user") or {}
-        return f"discourse as {user.get('username', '?')} into category {self.settings.category}"
+        return f"discourse as {user.get('username', '?')} into category {self.options.category}"

@@ -89,7 +89,7 @@ def message_id(delivery: Delivery, domain: str, *, version: int | None = None) -
     return f"<newsbote.{hashlib.blake2b(seed.encode(), digest_size=12).hexdigest()}@{domain}>"
 
 
-class Email(Destination):
+class Email(Destination[EmailOptions]):
     """Not idempotent: an unknown outcome is never resent blindly."""
 
     kind = "email"
@@ -97,20 +97,15 @@ class Email(Destination):
     can_edit = False  # an update is a reply in the first mail's thread
     Options = EmailOptions
 
-    @property
-    def settings(self) -> EmailOptions:
-        assert isinstance(self.options, EmailOptions)
-        return self.options
-
     def _domain(self) -> str:
-        return parseaddr(self.settings.sender)[1].rsplit("@", 1)[1]
+        return parseaddr(self.options.sender)[1].rsplit("@", 1)[1]
 
     def compose(self, delivery: Delivery, *, reply_to: str | None = None) -> EmailMessage:
         message = delivery.message
         mail = EmailMessage()
-        name, address = parseaddr(self.settings.sender)
+        name, address = parseaddr(self.options.sender)
         mail["From"] = str(Address(name or self.context.bot.name, addr_spec=address))
-        mail["To"] = ", ".join(self.settings.to)
+        mail["To"] = ", ".join(self.options.to)
         mail["Subject"] = " ".join(message.title.split())  # a header is one line
         mail["Date"] = formatdate(localtime=False, usegmt=True)
         version = delivery.version if reply_to else None
@@ -133,7 +128,7 @@ class Email(Destination):
     def _server(self) -> dict[str, Any]:
         """How to reach the SMTP server, as aiosmtplib's keyword arguments (built once: the
         TLS context reads the CA bundle)."""
-        options = self.settings
+        options = self.options
         cafile = str(options.ca_file) if options.ca_file else None
         return {
             "hostname": options.host,
@@ -145,11 +140,11 @@ class Email(Destination):
         }
 
     def _password(self) -> str | None:
-        secret = self.settings.password
+        secret = self.options.password
         return self.reveal(secret, "password") if secret else None
 
     async def _submit(self, mail: EmailMessage) -> Receipt:
-        options = self.settings
+        options = self.options
         server = self._server
         host, port = server["hostname"], server["port"]
         try:
@@ -185,24 +180,24 @@ class Email(Destination):
 
     @property
     def paced(self) -> bool:
-        return self.settings.digest == "daily" or super().paced
+        return self.options.digest == "daily" or super().paced
 
     def room(self, connection: Connection, now: datetime, limit: int) -> int:
         """In digest mode: everything due, once a day after ``digest_at``; else nothing."""
-        if self.settings.digest == "off":
+        if self.options.digest == "off":
             return super().room(connection, now, limit)
-        zone = ZoneInfo(self.settings.timezone)
+        zone = ZoneInfo(self.options.timezone)
         local = now.astimezone(zone)
-        if local.time() < self.settings.digest_at:
+        if local.time() < self.options.digest_at:
             return 0
-        today = datetime.combine(local.date(), self.settings.digest_at, zone)
+        today = datetime.combine(local.date(), self.options.digest_at, zone)
         last = connection.execute(
             select(func.max(deliveries.c.sent_at)).where(deliveries.c.destination == self.name)
         ).scalar()
         return 0 if last is not None and last >= today else DIGEST_LIMIT
 
     async def deliver_many(self, batch: Sequence[tuple[Delivery, Receipt | None]]) -> list[Outcome]:
-        if self.settings.digest == "off" or not batch:
+        if self.options.digest == "off" or not batch:
             return await super().deliver_many(batch)
         try:
             receipt = await self._submit(self.digest_mail([d for d, _ in batch]))
@@ -213,7 +208,7 @@ class Email(Destination):
     def digest_mail(self, batch: Sequence[Delivery]) -> EmailMessage:
         """One mail with every article of ``batch``: a contents list, then each in full."""
         language = self.context.language
-        day = datetime.now(ZoneInfo(self.settings.timezone)).strftime(
+        day = datetime.now(ZoneInfo(self.options.timezone)).strftime(
             "%d.%m.%Y" if language == "de" else "%Y-%m-%d"
         )
         count = len(batch)
@@ -241,12 +236,12 @@ class Email(Destination):
         try:
             await client.connect()
             password = self._password()
-            if self.settings.username and password:
-                await client.login(self.settings.username, password)
+            if self.options.username and password:
+                await client.login(self.options.username, password)
             await client.quit()
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryError(self.name, f"SMTP check failed: {exc}", permanent=True) from exc
         return (
-            f"email via {server['hostname']}:{server['port']} ({self.settings.security})"
-            f" to {len(self.settings.to)} recipient(s)"
+            f"email via {server['hostname']}:{server['port']} ({self.options.security})"
+            f" to {len(self.options.to)} recipient(s)"
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -47,23 +47,21 @@ class Answer:
             return None
 
 
-class HttpDestination(Destination):
+HttpOptionsT = TypeVar("HttpOptionsT", bound=HttpOptions)
+
+
+class HttpDestination(Destination[HttpOptionsT]):
     """A destination spoken to over HTTP(S)."""
 
     Options: ClassVar[type[HttpOptions]] = HttpOptions
     _session: aiohttp.ClientSession | None = None
 
-    @property
-    def http(self) -> HttpOptions:
-        assert isinstance(self.options, HttpOptions)
-        return self.options
-
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            resolver = None if self.http.allow_private else GuardedResolver()
+            resolver = None if self.options.allow_private else GuardedResolver()
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=32, resolver=resolver),
-                timeout=aiohttp.ClientTimeout(total=self.http.timeout),
+                timeout=aiohttp.ClientTimeout(total=self.options.timeout),
                 headers={"User-Agent": USER_AGENT},
                 cookie_jar=self.cookie_jar(),
             )
@@ -98,7 +96,7 @@ class HttpDestination(Destination):
     ) -> Answer:
         """Send one request; a non-2xx status not in ``ok`` raises :class:`DeliveryError`."""
         address = literal_address(urlsplit(url).hostname or "")
-        if address and not self.http.allow_private and not is_public_address(address):
+        if address and not self.options.allow_private and not is_public_address(address):
             raise DeliveryError(
                 self.name, f"refused to post to non-public address {address}", permanent=True
             )
@@ -117,7 +115,7 @@ class HttpDestination(Destination):
             raise DeliveryError(self.name, str(exc), permanent=True) from exc
         except TimeoutError as exc:
             raise DeliveryError(
-                self.name, f"no answer within {self.http.timeout:g}s", uncertain=method != "GET"
+                self.name, f"no answer within {self.options.timeout:g}s", uncertain=method != "GET"
             ) from exc
         except aiohttp.ClientConnectorError as exc:
             raise DeliveryError(self.name, f"cannot connect: {exc}") from exc

@@ -30,7 +30,7 @@ class MastodonOptions(HttpOptions):
     max_characters: int = Field(500, ge=100, description="the instance's limit")
 
 
-class Mastodon(HttpDestination):
+class Mastodon(HttpDestination[MastodonOptions]):
     kind = "mastodon"
     markup = Markup.TEXT
     max_length = 500
@@ -43,16 +43,11 @@ class Mastodon(HttpDestination):
     def measure(text: str) -> int:
         return mastodon_length(text)
 
-    @property
-    def settings(self) -> MastodonOptions:
-        assert isinstance(self.options, MastodonOptions)
-        return self.options
-
     def _url(self, path: str) -> str:
-        return self.settings.instance.rstrip("/") + path
+        return self.options.instance.rstrip("/") + path
 
     def _headers(self, delivery: Delivery) -> dict[str, str]:
-        token = self.reveal(self.settings.access_token, "access_token")
+        token = self.reveal(self.options.access_token, "access_token")
         return {"Authorization": f"Bearer {token}", "Idempotency-Key": delivery.idempotency_key}
 
     def retry_after(self, answer: Answer) -> float | None:
@@ -73,15 +68,15 @@ class Mastodon(HttpDestination):
 
     def _status(self, delivery: Delivery) -> dict[str, Any]:
         text = delivery.message.body
-        if mastodon_length(text) > self.settings.max_characters:
+        if mastodon_length(text) > self.options.max_characters:
             raise DeliveryError(
                 self.name,
-                f"the toot has {mastodon_length(text)} characters, the instance takes {self.settings.max_characters}",
+                f"the toot has {mastodon_length(text)} characters, the instance takes {self.options.max_characters}",
                 permanent=True,
             )
-        status: dict[str, Any] = {"status": text, "visibility": self.settings.visibility}
-        if self.settings.spoiler_text:
-            status["spoiler_text"] = self.settings.spoiler_text
+        status: dict[str, Any] = {"status": text, "visibility": self.options.visibility}
+        if self.options.spoiler_text:
+            status["spoiler_text"] = self.options.spoiler_text
         status["language"] = self.context.language
         return status
 
@@ -122,11 +117,11 @@ class Mastodon(HttpDestination):
         return self._receipt(answer)
 
     async def check(self) -> str:
-        token = self.reveal(self.settings.access_token, "access_token")
+        token = self.reveal(self.options.access_token, "access_token")
         answer = await self.request(
             "GET",
             self._url("/api/v1/accounts/verify_credentials"),
             headers={"Authorization": f"Bearer {token}"},
         )
         body = answer.json() or {}
-        return f"mastodon as @{body.get('acct', '?')} on {self.settings.instance}"
+        return f"mastodon as @{body.get('acct', '?')} on {self.options.instance}"

@@ -38,7 +38,7 @@ class MatrixOptions(HttpOptions):
     avatar_url: str | None = Field(None, description="the bot's avatar as an mxc:// URI")
 
 
-class Matrix(HttpDestination):
+class Matrix(HttpDestination[MatrixOptions]):
     """Idempotent through transaction ids."""
 
     kind = "matrix"
@@ -52,16 +52,11 @@ class Matrix(HttpDestination):
     _room_id: str | None = None
     _profile_done = False
 
-    @property
-    def settings(self) -> MatrixOptions:
-        assert isinstance(self.options, MatrixOptions)
-        return self.options
-
     def _url(self, path: str) -> str:
-        return self.settings.homeserver.rstrip("/") + API + path
+        return self.options.homeserver.rstrip("/") + API + path
 
     def _headers(self) -> dict[str, str]:
-        token = self.reveal(self.settings.access_token, "access_token")
+        token = self.reveal(self.options.access_token, "access_token")
         return {"Authorization": f"Bearer {token}"}
 
     def retry_after(self, answer: Answer) -> float | None:
@@ -79,7 +74,7 @@ class Matrix(HttpDestination):
     async def room_id(self) -> str:
         """The configured room's id, resolving an alias once."""
         if self._room_id is None:
-            room = self.settings.room
+            room = self.options.room
             if room.startswith("#"):
                 answer = await self.request(
                     "GET",
@@ -89,7 +84,7 @@ class Matrix(HttpDestination):
                 room = str((answer.json() or {}).get("room_id") or "")
                 if not room:
                     raise DeliveryError(
-                        self.name, f"alias {self.settings.room} has no room", permanent=True
+                        self.name, f"alias {self.options.room} has no room", permanent=True
                     )
             self._room_id = room
         return self._room_id
@@ -97,7 +92,7 @@ class Matrix(HttpDestination):
     def _content(self, delivery: Delivery) -> dict[str, Any]:
         html = delivery.message.body
         return {
-            "msgtype": self.settings.msgtype,
+            "msgtype": self.options.msgtype,
             "body": convert(html, Markup.TEXT),
             "format": "org.matrix.custom.html",
             "formatted_body": html,
@@ -105,7 +100,7 @@ class Matrix(HttpDestination):
 
     async def _profile(self) -> None:
         """The account shows the bot's name ("News-Bote") and avatar: once per process."""
-        if self._profile_done or not self.settings.set_profile:
+        if self._profile_done or not self.options.set_profile:
             return
         headers = self._headers()
         whoami = await self.request("GET", self._url("/account/whoami"), headers=headers)
@@ -114,7 +109,7 @@ class Matrix(HttpDestination):
             "GET", self._url(f"/profile/{user}"), headers=headers, ok=frozenset({404})
         )
         current = profile.json() if profile.status == 200 else {}
-        wanted = {"displayname": self.context.bot.name, "avatar_url": self.settings.avatar_url}
+        wanted = {"displayname": self.context.bot.name, "avatar_url": self.options.avatar_url}
         for field, value in wanted.items():
             if value and (current or {}).get(field) != value:
                 await self.request(
@@ -166,7 +161,7 @@ class Matrix(HttpDestination):
         if room not in (joined.json() or {}).get("joined_rooms", []):
             raise DeliveryError(
                 self.name,
-                f"{user} is not in room {self.settings.room}: invite and join it first",
+                f"{user} is not in room {self.options.room}: invite and join it first",
                 permanent=True,
             )
-        return f"matrix as {user} in {self.settings.room}"
+        return f"matrix as {user} in {self.options.room}"

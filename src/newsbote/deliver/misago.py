@@ -30,7 +30,7 @@ class MisagoOptions(HttpOptions):
     category: int = Field(description="the category id threads go into")
 
 
-class Misago(HttpDestination):
+class Misago(HttpDestination[MisagoOptions]):
     kind = "misago"
     markup = Markup.MARKDOWN
     max_length = 60_000  # Misago's default post_length_max
@@ -40,16 +40,11 @@ class Misago(HttpDestination):
 
     _signed_in = False
 
-    @property
-    def settings(self) -> MisagoOptions:
-        assert isinstance(self.options, MisagoOptions)
-        return self.options
-
     def cookie_jar(self) -> aiohttp.abc.AbstractCookieJar:
         return aiohttp.CookieJar(unsafe=True)  # the session and CSRF cookies, also on an IP host
 
     def _url(self, path: str) -> str:
-        return self.settings.url.rstrip("/") + path
+        return self.options.url.rstrip("/") + path
 
     def _csrf(self) -> dict[str, str]:
         jar = self._client().cookie_jar
@@ -68,8 +63,8 @@ class Misago(HttpDestination):
         self._client().cookie_jar.clear()  # a fresh session: Misago refuses sign-in to a signed-in one
         await self.request("GET", self._url("/"))  # sets Django's csrftoken cookie
         credentials = {
-            "username": self.settings.username,
-            "password": self.reveal(self.settings.password, "password"),
+            "username": self.options.username,
+            "password": self.reveal(self.options.password, "password"),
         }
         try:
             await self.request(
@@ -78,7 +73,7 @@ class Misago(HttpDestination):
         except DeliveryError as exc:
             raise DeliveryError(
                 self.name,
-                f"sign-in as {self.settings.username} failed: {exc}",
+                f"sign-in as {self.options.username} failed: {exc}",
                 permanent=exc.permanent,
             ) from exc
         self._signed_in = True
@@ -109,7 +104,7 @@ class Misago(HttpDestination):
 
     async def send(self, delivery: Delivery) -> Receipt:
         thread = {
-            "category": self.settings.category,
+            "category": self.options.category,
             "title": delivery.message.title,
             "post": delivery.message.body,
         }
@@ -141,11 +136,11 @@ class Misago(HttpDestination):
 
     async def lookup(self, delivery: Delivery) -> Receipt | None:
         self.first_version_only(delivery)
-        listing = await self._call("GET", f"/api/threads/?category={self.settings.category}")
+        listing = await self._call("GET", f"/api/threads/?category={self.options.category}")
         for thread in (listing or {}).get("results", []):
             if (
                 thread.get("title") == delivery.message.title
-                and thread.get("starter_name") == self.settings.username
+                and thread.get("starter_name") == self.options.username
             ):
                 return self._receipt(thread)
         return None
@@ -153,10 +148,10 @@ class Misago(HttpDestination):
     async def check(self) -> str:
         editor = await self._call("GET", "/api/threads/editor/")
         allowed = {c.get("id") for c in editor or [] if isinstance(c, dict) and c.get("post")}
-        if self.settings.category not in allowed:
+        if self.options.category not in allowed:
             raise DeliveryError(
                 self.name,
-                f"{self.settings.username} may not start threads in category {self.settings.category}",
+                f"{self.options.username} may not start threads in category {self.options.category}",
                 permanent=True,
             )
-        return f"misago as {self.settings.username} into category {self.settings.category}"
+        return f"misago as {self.options.username} into category {self.options.category}"

@@ -7,6 +7,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -21,7 +22,7 @@ log = logging.getLogger("newsbote.deliver")
 
 def _claim(
     connection: Connection,
-    destinations: Mapping[str, Destination],
+    destinations: Mapping[str, Destination[Any]],
     limit: int,
     lease: float | None,
     idempotent: list[str] | None = None,
@@ -80,7 +81,7 @@ def _by_destination(
 
 def _deliver_in_store(
     connection: Connection,
-    destinations: dict[str, InStoreDestination],
+    destinations: dict[str, InStoreDestination[Any]],
     limit: int,
     idempotent: list[str] | None,
 ) -> list[Outcome]:
@@ -100,7 +101,11 @@ def _deliver_in_store(
 
 
 async def deliver_due(
-    store: Store, destinations: dict[str, Destination], *, limit: int = 500, lease: float = 120.0
+    store: Store,
+    destinations: dict[str, Destination[Any]],
+    *,
+    limit: int = 500,
+    lease: float = 120.0,
 ) -> list[Outcome]:
     """One round: claim up to ``limit`` due deliveries, send them, record what happened.
 

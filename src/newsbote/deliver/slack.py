@@ -42,7 +42,7 @@ class SlackOptions(HttpOptions):
     api_url: str = Field("https://slack.com/api", description="the Web API base URL")
 
 
-class Slack(HttpDestination):
+class Slack(HttpDestination[SlackOptions]):
     kind = "slack"
     markup = Markup.SLACK
     max_length = 40_000
@@ -51,16 +51,11 @@ class Slack(HttpDestination):
     rate = (1.0, 3.0)  # chat.postMessage: about one message a second per channel
     Options = SlackOptions
 
-    @property
-    def settings(self) -> SlackOptions:
-        assert isinstance(self.options, SlackOptions)
-        return self.options
-
     async def _call(
         self, method: str, payload: dict[str, Any], *, http: str = "POST"
     ) -> dict[str, Any]:
-        token = self.reveal(self.settings.bot_token, "bot_token")
-        url = f"{self.settings.api_url.rstrip('/')}/{method}"
+        token = self.reveal(self.options.bot_token, "bot_token")
+        url = f"{self.options.api_url.rstrip('/')}/{method}"
         headers = {"Authorization": f"Bearer {token}"}
         if http == "GET":
             answer = await self.request("GET", url, params=payload, headers=headers)
@@ -78,20 +73,20 @@ class Slack(HttpDestination):
 
     def _message(self, delivery: Delivery) -> dict[str, Any]:
         message: dict[str, Any] = {
-            "channel": self.settings.channel,
+            "channel": self.options.channel,
             "text": delivery.message.body,
             "mrkdwn": True,
-            "unfurl_links": self.settings.unfurl_links,
+            "unfurl_links": self.options.unfurl_links,
         }
-        if self.settings.customize:
+        if self.options.customize:
             message["username"] = self.context.bot.name
-            if self.settings.icon_url:
-                message["icon_url"] = self.settings.icon_url
+            if self.options.icon_url:
+                message["icon_url"] = self.options.icon_url
         return message
 
     def _receipt(self, body: dict[str, Any]) -> Receipt:
         return Receipt(
-            remote_id=f"{body.get('channel', self.settings.channel)}/{body['ts']}", url=None
+            remote_id=f"{body.get('channel', self.options.channel)}/{body['ts']}", url=None
         )
 
     async def send(self, delivery: Delivery) -> Receipt:
@@ -116,13 +111,13 @@ class Slack(HttpDestination):
             raise DeliveryError(self.name, "no link to look the message up by", uncertain=True)
         me = await self._call("auth.test", {})
         history = await self._call(
-            "conversations.history", {"channel": self.settings.channel, "limit": "200"}, http="GET"
+            "conversations.history", {"channel": self.options.channel, "limit": "200"}, http="GET"
         )
         for message in history.get("messages", []):
             if message.get("user") == me.get("user_id") and link in message.get("text", ""):
-                return Receipt(remote_id=f"{self.settings.channel}/{message['ts']}", url=None)
+                return Receipt(remote_id=f"{self.options.channel}/{message['ts']}", url=None)
         return None
 
     async def check(self) -> str:
         me = await self._call("auth.test", {})
-        return f"slack as {me.get('user', '?')} in {me.get('team', '?')}, channel {self.settings.channel}"
+        return f"slack as {me.get('user', '?')} in {me.get('team', '?')}, channel {self.options.channel}"

@@ -28,7 +28,7 @@ class TelegramOptions(HttpOptions):
     api_url: str = Field("https://api.telegram.org", description="the Bot API server")
 
 
-class Telegram(HttpDestination):
+class Telegram(HttpDestination[TelegramOptions]):
     kind = "telegram"
     markup = Markup.TELEGRAM
     max_length = 4096
@@ -36,14 +36,9 @@ class Telegram(HttpDestination):
     rate = (1 / 3, 20.0)  # 20 messages a minute into one group
     Options = TelegramOptions
 
-    @property
-    def settings(self) -> TelegramOptions:
-        assert isinstance(self.options, TelegramOptions)
-        return self.options
-
     def _method(self, name: str) -> str:
-        token = self.reveal(self.settings.bot_token, "bot_token")
-        return f"{self.settings.api_url.rstrip('/')}/bot{token}/{name}"
+        token = self.reveal(self.options.bot_token, "bot_token")
+        return f"{self.options.api_url.rstrip('/')}/bot{token}/{name}"
 
     def retry_after(self, answer: Answer) -> float | None:
         body = answer.json()
@@ -69,10 +64,10 @@ class Telegram(HttpDestination):
 
     def _text(self, delivery: Delivery) -> dict[str, Any]:
         return {
-            "chat_id": self.settings.chat_id,
+            "chat_id": self.options.chat_id,
             "text": delivery.message.body,
             "parse_mode": "HTML",
-            "link_preview_options": {"is_disabled": not self.settings.link_preview},
+            "link_preview_options": {"is_disabled": not self.options.link_preview},
         }
 
     def _receipt(self, result: dict[str, Any]) -> Receipt:
@@ -82,7 +77,7 @@ class Telegram(HttpDestination):
         message_id = result["message_id"]
         username = chat.get("username")
         url = f"https://t.me/{username}/{message_id}" if username else None
-        return Receipt(remote_id=f"{chat.get('id', self.settings.chat_id)}/{message_id}", url=url)
+        return Receipt(remote_id=f"{chat.get('id', self.options.chat_id)}/{message_id}", url=url)
 
     async def send(self, delivery: Delivery) -> Receipt:
         return self._receipt(await self._call("sendMessage", self._text(delivery)))
@@ -100,5 +95,5 @@ class Telegram(HttpDestination):
 
     async def check(self) -> str:
         me = await self._call("getMe", {})
-        chat = await self._call("getChat", {"chat_id": self.settings.chat_id})
-        return f"telegram as @{me.get('username', '?')} into {chat.get('title') or self.settings.chat_id}"
+        chat = await self._call("getChat", {"chat_id": self.options.chat_id})
+        return f"telegram as @{me.get('username', '?')} into {chat.get('title') or self.options.chat_id}"

@@ -65,7 +65,7 @@ def signature(secret: bytes, timestamp: str, body: bytes) -> str:
     )
 
 
-class Webhook(HttpDestination):
+class Webhook(HttpDestination[WebhookOptions]):
     """Idempotent by contract: retries carry the same ``Idempotency-Key``."""
 
     kind = "webhook"
@@ -73,13 +73,8 @@ class Webhook(HttpDestination):
     idempotent = True
     Options = WebhookOptions
 
-    @property
-    def settings(self) -> WebhookOptions:
-        assert isinstance(self.options, WebhookOptions)
-        return self.options
-
     def _secret(self) -> bytes | None:
-        options = self.settings
+        options = self.options
         if options.secret_env:
             return self.reveal(SecretStr(f"env:{options.secret_env}"), "secret_env").encode()
         if options.secret_file:
@@ -96,7 +91,7 @@ class Webhook(HttpDestination):
 
     def _render(self, payload: dict[str, Any]) -> bytes:
         """The request body: the payload as JSON, or as the configured template makes it."""
-        path = self.settings.body_template
+        path = self.options.body_template
         if path is None:
             return json.dumps(payload, ensure_ascii=False).encode()
         if not path.is_absolute() and self.context.base_dir is not None:
@@ -148,7 +143,7 @@ class Webhook(HttpDestination):
         secret = self._secret()
         if secret is not None:
             headers["X-Newsbote-Signature"] = signature(secret, timestamp, body)
-        answer = await self.request("POST", self.settings.url, data=body, headers=headers)
+        answer = await self.request("POST", self.options.url, data=body, headers=headers)
         return self._receipt(answer.text, delivery, receipt)
 
     def _receipt(self, text: str, delivery: Delivery, receipt: Receipt | None) -> Receipt:
@@ -168,5 +163,5 @@ class Webhook(HttpDestination):
                   "html": "<p>Text</p>", "text": "Text", "link": "https://example.org/",
                   "image": None, "bot": {"name": self.context.bot.name, "title": self.context.bot.title}}  # fmt: skip
         self._render(sample)
-        signed = "signed" if (self.settings.secret_env or self.settings.secret_file) else "unsigned"
-        return f"webhook to {self.settings.url} ({signed})"
+        signed = "signed" if (self.options.secret_env or self.options.secret_file) else "unsigned"
+        return f"webhook to {self.options.url} ({signed})"

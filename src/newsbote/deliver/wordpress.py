@@ -32,20 +32,15 @@ class WordPressOptions(HttpOptions):
     tags: list[int] = Field([], description="tag ids for every post")
 
 
-class WordPress(HttpDestination):
+class WordPress(HttpDestination[WordPressOptions]):
     kind = "wordpress"
     markup = Markup.HTML
     can_lookup = True
     Options = WordPressOptions
 
-    @property
-    def settings(self) -> WordPressOptions:
-        assert isinstance(self.options, WordPressOptions)
-        return self.options
-
     def _headers(self) -> dict[str, str]:
-        password = self.reveal(self.settings.application_password, "application_password")
-        token = base64.b64encode(f"{self.settings.username}:{password}".encode()).decode()
+        password = self.reveal(self.options.application_password, "application_password")
+        token = base64.b64encode(f"{self.options.username}:{password}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
     def describe(self, answer: Answer) -> str:
@@ -65,7 +60,7 @@ class WordPress(HttpDestination):
     ) -> Any:
         answer = await self.request(
             method,
-            f"{self.settings.url.rstrip('/')}/",
+            f"{self.options.url.rstrip('/')}/",
             params={"rest_route": route, **query},
             json_body=body,
             headers=self._headers(),
@@ -77,10 +72,10 @@ class WordPress(HttpDestination):
         post = {
             "title": message.title,
             "content": message.body,
-            "status": self.settings.status,
+            "status": self.options.status,
             "slug": delivery.idempotency_key,
-            "categories": self.settings.categories,
-            "tags": self.settings.tags,
+            "categories": self.options.categories,
+            "tags": self.options.tags,
         }
         return self._receipt(await self._call("POST", "/wp/v2/posts", post))
 
@@ -99,6 +94,6 @@ class WordPress(HttpDestination):
         capabilities = (me or {}).get("capabilities") or {}
         if not capabilities.get("publish_posts"):
             raise DeliveryError(
-                self.name, f"{self.settings.username} may not publish posts", permanent=True
+                self.name, f"{self.options.username} may not publish posts", permanent=True
             )
-        return f"wordpress as {self.settings.username} on {self.settings.url}"
+        return f"wordpress as {self.options.username} on {self.options.url}"

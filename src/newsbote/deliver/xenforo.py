@@ -30,25 +30,20 @@ class XenForoOptions(HttpOptions):
     tags: list[str] = Field([], description="tags on every thread")
 
 
-class XenForo(HttpDestination):
+class XenForo(HttpDestination[XenForoOptions]):
     kind = "xenforo"
     markup = Markup.BBCODE
     max_length = 60_000
     can_lookup = True
     Options = XenForoOptions
 
-    @property
-    def settings(self) -> XenForoOptions:
-        assert isinstance(self.options, XenForoOptions)
-        return self.options
-
     def _url(self, path: str) -> str:
-        return self.settings.url.rstrip("/") + "/api" + path
+        return self.options.url.rstrip("/") + "/api" + path
 
     def _headers(self) -> dict[str, str]:
         return {
-            "XF-Api-Key": self.reveal(self.settings.api_key, "api_key"),
-            "XF-Api-User": str(self.settings.api_user),
+            "XF-Api-Key": self.reveal(self.options.api_key, "api_key"),
+            "XF-Api-User": str(self.options.api_user),
         }
 
     def describe(self, answer: Answer) -> str:
@@ -79,13 +74,13 @@ class XenForo(HttpDestination):
 
     async def send(self, delivery: Delivery) -> Receipt:
         fields: list[tuple[str, Any]] = [
-            ("node_id", self.settings.node_id),
+            ("node_id", self.options.node_id),
             ("title", delivery.message.title),
             ("message", delivery.message.body),
         ]
-        if self.settings.prefix_id is not None:
-            fields.append(("prefix_id", self.settings.prefix_id))
-        fields += [("tags[]", tag) for tag in self.settings.tags]
+        if self.options.prefix_id is not None:
+            fields.append(("prefix_id", self.options.prefix_id))
+        fields += [("tags[]", tag) for tag in self.options.tags]
         body = await self._form("/threads/", fields)
         return self._receipt(body.get("thread") or {})
 
@@ -106,14 +101,14 @@ class XenForo(HttpDestination):
         self.first_version_only(delivery)
         answer = await self.request(
             "GET",
-            self._url(f"/forums/{self.settings.node_id}/threads"),
+            self._url(f"/forums/{self.options.node_id}/threads"),
             headers=self._headers(),
             params={"order": "post_date", "direction": "desc"},
         )
         for thread in (answer.json() or {}).get("threads", []):
             if (
                 thread.get("title") == delivery.message.title
-                and thread.get("user_id") == self.settings.api_user
+                and thread.get("user_id") == self.options.api_user
             ):
                 return self._receipt(thread)
         return None
@@ -121,4 +116,4 @@ class XenForo(HttpDestination):
     async def check(self) -> str:
         answer = await self.request("GET", self._url("/me/"), headers=self._headers())
         me = (answer.json() or {}).get("me") or {}
-        return f"xenforo as {me.get('username', '?')} into node {self.settings.node_id}"
+        return f"xenforo as {me.get('username', '?')} into node {self.options.node_id}"
