@@ -21,8 +21,8 @@ def count_poll(result: str) -> None:
     POLLS[result] += 1
 
 
-def count_delivery(destination: str, result: str) -> None:
-    DELIVERIES[(destination, result)] += 1
+def count_delivery(destination: str, result: str, count: int = 1) -> None:
+    DELIVERIES[(destination, result)] += count
 
 
 class Collector:

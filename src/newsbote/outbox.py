@@ -24,7 +24,7 @@ import random
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
@@ -65,10 +65,40 @@ class Delivery:
         A digest, so it is ASCII and short whatever the article's key (headers
         and vendor APIs limit both).
         """
-        digest = hashlib.blake2b(
-            f"{self.destination}\n{self.dedupe_key}\n{self.version}".encode(), digest_size=16
-        ).hexdigest()
-        return f"newsbote-{digest}"
+        return idempotency_key(self.destination, self.dedupe_key, self.version)
+
+
+def idempotency_key(destination: str, dedupe_key: str, version: int) -> str:
+    """The key of the ledger slot (destination, article, version); see :class:`Delivery`."""
+    digest = hashlib.blake2b(
+        f"{destination}\n{dedupe_key}\n{version}".encode(), digest_size=16
+    ).hexdigest()
+    return f"newsbote-{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewPost:
+    """A message posted in the transaction that enqueues it (a destination in the store)."""
+
+    key: str
+    """The ledger slot's :func:`idempotency_key`: the post's key there."""
+    item_id: int
+    message: Message
+
+
+class PostsInStore(Protocol):
+    """A destination inside the store that posts while its messages are enqueued.
+
+    Its ledger rows go in as ``sent`` in the same transaction as the posts, so a
+    post and its row cannot disagree, and no worker has to claim, read back and
+    update them afterwards.
+    """
+
+    def receipt_for(self, key: str) -> Receipt:
+        """The receipt of the post with this key (known before it is written)."""
+
+    def post_now(self, connection: Connection, posts: Sequence[NewPost], now: datetime) -> None:
+        """Write ``posts`` inside the caller's transaction (one already there is kept)."""
 
 
 _CLAIMED = [

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection
@@ -25,6 +25,7 @@ from newsbote.enrich.teaser import teaser_from_text
 from newsbote.errors import FetchError, ParseError, RenderError
 from newsbote.fetch import Fetcher, next_check
 from newsbote.identify import canonical_url, identify, item_key
+from newsbote.outbox import PostsInStore
 from newsbote.parse import parse_feed
 from newsbote.render import RenderContext, Renderer
 from newsbote.route import route_item
@@ -65,6 +66,8 @@ class Context:
     store: Store
     fetcher: Fetcher
     renderer: Renderer
+    in_store: Mapping[str, PostsInStore] = field(default_factory=dict)
+    """Destinations that post as their messages are enqueued (the board), by name."""
 
 
 async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) -> PollReport:
@@ -123,7 +126,14 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         previous=previous,
     )
     recorded = await ctx.store.run_grouped(
-        _record_success, state.id, plans, now, _next(ctx, source, now, fetched, feed), fetched, feed
+        _record_success,
+        state.id,
+        plans,
+        now,
+        _next(ctx, source, now, fetched, feed),
+        fetched,
+        feed,
+        ctx.in_store,
     )
     log.info(
         "poll source=%s status=%s entries=%d new=%d changed=%d queued=%d",
@@ -245,8 +255,9 @@ def _record_success(
     next_at: datetime,
     fetched: Fetched,
     feed: ParsedFeed,
+    in_store: Mapping[str, PostsInStore],
 ) -> Recorded:
-    recorded = record_items(connection, source_id, plans, now)
+    recorded = record_items(connection, source_id, plans, now, in_store)
     record_fetch(
         connection,
         source_id,

@@ -14,6 +14,7 @@ from typing import Any
 from newsbote import metrics
 from newsbote.config import LoadedConfig, SourceConfig
 from newsbote.deliver import DeliverContext, Destination, destination_kinds
+from newsbote.deliver.base import InStoreDestination
 from newsbote.deliver.runner import deliver_due
 from newsbote.fetch import Fetcher
 from newsbote.pipeline import Context, PollReport, poll_source
@@ -47,13 +48,18 @@ class Service:
         self.config = loaded.config
         self.store = store
         self.fetcher = Fetcher(self.config.service)
+        self.destinations = build_destinations(loaded, store)
         self.context = Context(
             config=self.config,
             store=store,
             fetcher=self.fetcher,
             renderer=Renderer(loaded.base_dir),
+            in_store={
+                name: d
+                for name, d in self.destinations.items()
+                if isinstance(d, InStoreDestination) and d.posts_while_enqueued
+            },
         )
-        self.destinations = build_destinations(loaded, store)
         self._stop = asyncio.Event()
         self._work = asyncio.Event()
         self._schedule = asyncio.Event()
@@ -114,8 +120,13 @@ class Service:
             log.exception("poll source=%s crashed; it will be retried after its lease", source.name)
             return PollReport(source.name, "crashed", error="internal error, see the log")
         metrics.count_poll(report.status)
-        if report.recorded is not None and report.recorded.queued:
-            self._work.set()
+        recorded = report.recorded
+        if recorded is not None:
+            posted = recorded.posted or {}
+            for destination, count in posted.items():
+                metrics.count_delivery(destination, "sent", count)
+            if recorded.queued > sum(posted.values()):
+                self._work.set()
         return report
 
     async def deliver_all(self) -> int:

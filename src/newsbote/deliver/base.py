@@ -10,7 +10,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, Generic, TypeVar, cast
 from urllib.parse import urlsplit
@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from newsbote.config.schema import BotConfig
 from newsbote.errors import DeliveryError, StorageError
-from newsbote.outbox import MAX_AGE, MAX_ATTEMPTS, Delivery, Outcome, Policy
+from newsbote.outbox import MAX_AGE, MAX_ATTEMPTS, Delivery, NewPost, Outcome, Policy
 from newsbote.store import Store
 from newsbote.types import DeliveryState, Markup, Receipt
 
@@ -271,15 +271,65 @@ class Destination(ABC, Generic[OptionsT]):
 class InStoreDestination(Destination[OptionsT]):
     """A destination that lives in newsbote's own database (the board).
 
-    The runner takes its due rows, calls :meth:`write` and records the outcomes in one
-    transaction, without a lease: a post and its ledger row can never disagree.
+    New posts are written in the transaction that enqueues them, their ledger rows
+    going in as ``sent`` (:class:`~newsbote.outbox.PostsInStore`), unless the
+    destination is paced. What the runner takes (edits, retries, paced posts) is
+    written and recorded in one transaction, without a lease. Either way a post and
+    its ledger row can never disagree.
     """
 
+    @property
+    def posts_while_enqueued(self) -> bool:
+        """Whether new posts are written as they are enqueued (not when paced)."""
+        return not self.paced
+
     @abstractmethod
+    def receipt_for(self, key: str) -> Receipt:
+        """The receipt of the post with this ledger key (known before it is written)."""
+
+    @abstractmethod
+    def post_now(self, connection: Connection, posts: Sequence[NewPost], now: datetime) -> None:
+        """Write ``posts`` inside the caller's transaction; one whose key is there is kept."""
+
+    @abstractmethod
+    def edit_now(
+        self, connection: Connection, delivery: Delivery, receipt: Receipt, now: datetime
+    ) -> None:
+        """Change the post ``receipt`` names inside the caller's transaction."""
+
     def write(
         self, connection: Connection, batch: Sequence[tuple[Delivery, Receipt | None]]
     ) -> list[Outcome]:
-        """Post ``batch`` inside the caller's transaction; an outcome per delivery."""
+        """Post or edit ``batch`` inside the caller's transaction; an outcome per delivery."""
+        now = datetime.now(UTC)
+        posts = [d for d, _ in batch if d.action != "edit"]
+        self.post_now(
+            connection, [NewPost(d.idempotency_key, d.item_id, d.message) for d in posts], now
+        )
+        outcomes: list[Outcome] = []
+        for delivery, receipt in batch:
+            if delivery.action != "edit":
+                outcomes.append(
+                    Outcome(delivery, receipt=self.receipt_for(delivery.idempotency_key))
+                )
+                continue
+            try:
+                if receipt is None:
+                    raise DeliveryError(
+                        self.name, "nothing to edit: the item was never posted here", permanent=True
+                    )
+                self.edit_now(connection, delivery, receipt, now)
+            except DeliveryError as exc:
+                outcomes.append(Outcome(delivery, error=exc))
+            else:
+                outcomes.append(Outcome(delivery, receipt=receipt))
+        return outcomes
+
+    async def send(self, delivery: Delivery) -> Receipt:
+        return _receipt(await self.deliver_many([(delivery, None)]))
+
+    async def edit(self, delivery: Delivery, receipt: Receipt) -> Receipt:
+        return _receipt(await self.deliver_many([(delivery, receipt)]))
 
     async def deliver_many(self, batch: Sequence[tuple[Delivery, Receipt | None]]) -> list[Outcome]:
         """A batch outside the runner (one ``send`` or ``edit``): its own transaction."""
@@ -287,3 +337,11 @@ class InStoreDestination(Destination[OptionsT]):
             return await self.context.store.run(self.write, list(batch))
         except StorageError as exc:
             return [Outcome(d, error=DeliveryError(self.name, str(exc))) for d, _ in batch]
+
+
+def _receipt(outcomes: list[Outcome]) -> Receipt:
+    outcome = outcomes[0]
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.receipt is not None
+    return outcome.receipt

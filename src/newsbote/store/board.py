@@ -62,3 +62,11 @@ def list_posts(
 def get_post(connection: Connection, post_id: int) -> BoardPost | None:
     row = connection.execute(select(board_posts).where(board_posts.c.id == post_id)).first()
     return _post(row) if row else None
+
+
+def post_id_by_key(connection: Connection, key: str) -> int | None:
+    """The id of the post with this ledger key (its remote id), if there is one."""
+    found: int | None = connection.execute(
+        select(board_posts.c.id).where(board_posts.c.delivery_key == key)
+    ).scalar()
+    return found

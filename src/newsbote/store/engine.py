@@ -61,7 +61,7 @@ def _alembic_config(connection: Any) -> Any:
     return config
 
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 """The newest migration; a test keeps it equal to Alembic's head."""
 
 

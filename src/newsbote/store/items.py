@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from newsbote.enrich.sanitize import sanitize_entry
 from newsbote.identify import Known
+from newsbote.outbox import NewPost, PostsInStore, idempotency_key
 from newsbote.store.bulk import bulk_insert
 from newsbote.store.schema import deliveries, events, items, sources
 from newsbote.types import Decision, DeliveryState, Outcome, Plan
@@ -110,12 +111,22 @@ class Recorded:
     changed_items: int
     queued: int
     duplicates: int
+    posted: Mapping[str, int] | None = None
+    """Of the queued, those posted in the same transaction, per destination (the board)."""
 
 
 def record_items(
-    connection: Connection, source_id: int, plans: Sequence[Plan], now: datetime
+    connection: Connection,
+    source_id: int,
+    plans: Sequence[Plan],
+    now: datetime,
+    in_store: Mapping[str, PostsInStore] | None = None,
 ) -> Recorded:
-    """Store new and changed items, their explanations, and enqueue their deliveries."""
+    """Store new and changed items, their explanations, and enqueue their deliveries.
+
+    New posts to the destinations in ``in_store`` are written right here and their
+    ledger rows go in as ``sent``; everything else waits in the ledger as ``pending``.
+    """
     ids: dict[str, tuple[int, int]] = {}
     plans = _oldest_first(list(plans))
     new = [p for p in plans if p.verdict.outcome is Outcome.NEW]
@@ -141,8 +152,14 @@ def record_items(
             continue
         ids[plan.verdict.item.key] = _update_item(connection, source_id, plan, now)
         changed += 1
-    queued, duplicates = _enqueue(connection, source_id, plans, ids, now)
-    return Recorded(new_items=len(new), changed_items=changed, queued=queued, duplicates=duplicates)
+    queued, duplicates, posted = _enqueue(connection, source_id, plans, ids, now, in_store or {})
+    return Recorded(
+        new_items=len(new),
+        changed_items=changed,
+        queued=queued,
+        duplicates=duplicates,
+        posted=posted,
+    )
 
 
 def _oldest_first(plans: list[Plan]) -> list[Plan]:
@@ -194,52 +211,104 @@ def _dedupe_key(plan: Plan, source_id: int) -> str:
     return item.canonical_url or f"{source_id}:{item.key}"
 
 
+POSTED_NOW = ("post", "reply")
+"""Actions an in-store destination takes while enqueueing (a reply is a new post there);
+an edit waits for the runner, which has the post's receipt at hand."""
+
+
 def _enqueue(
     connection: Connection,
     source_id: int,
     plans: Sequence[Plan],
     ids: dict[str, tuple[int, int]],
     now: datetime,
-) -> tuple[int, int]:
+    in_store: Mapping[str, PostsInStore],
+) -> tuple[int, int, dict[str, int]]:
     wanted: list[dict[str, Any]] = []
+    posts: dict[int, tuple[PostsInStore, NewPost]] = {}
     for plan in plans:
         if not plan.messages or plan.verdict.item.key not in ids:
             continue
         item_id, version = ids[plan.verdict.item.key]
+        dedupe_key = _dedupe_key(plan, source_id)
         for message in plan.messages:
-            wanted.append(
-                {
-                    "item_id": item_id,
-                    "destination": message.destination,
-                    "dedupe_key": _dedupe_key(plan, source_id),
-                    "version": version,
-                    "action": message.action,
-                    "state": DeliveryState.PENDING.value,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "title": message.title,
-                    "body": message.body,
-                    "link": message.link,
-                    "markup": message.markup.value,
-                    "image": message.image,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            row = {
+                "item_id": item_id,
+                "destination": message.destination,
+                "dedupe_key": dedupe_key,
+                "version": version,
+                "action": message.action,
+                "state": DeliveryState.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "title": message.title,
+                "body": message.body,
+                "link": message.link,
+                "markup": message.markup.value,
+                "image": message.image,
+                "remote_id": None,
+                "remote_url": None,
+                "created_at": now,
+                "updated_at": now,
+                "sent_at": None,
+            }
+            poster = in_store.get(message.destination)
+            if poster is not None and message.action in POSTED_NOW:
+                key = idempotency_key(message.destination, dedupe_key, version)
+                receipt = poster.receipt_for(key)
+                row.update(
+                    state=DeliveryState.SENT.value,
+                    attempts=1,
+                    remote_id=receipt.remote_id,
+                    remote_url=receipt.url,
+                    sent_at=now,
+                )
+                posts[len(wanted)] = (poster, NewPost(key, item_id, message))
+            wanted.append(row)
     if not wanted:
-        return 0, 0
+        return 0, 0, {}
     if bulk_insert(connection, deliveries, wanted, ignore_conflicts=True) == len(wanted):
-        return len(wanted), 0  # every row went in: no other item holds any of these slots
+        conflicts: list[int] = []  # every row went in: no other item holds any of these slots
+    else:
+        conflicts = _record_duplicates(connection, source_id, wanted, now)
+    return len(wanted) - len(conflicts), len(conflicts), _post(connection, posts, conflicts, now)
+
+
+def _post(
+    connection: Connection,
+    posts: Mapping[int, tuple[PostsInStore, NewPost]],
+    conflicts: Sequence[int],
+    now: datetime,
+) -> dict[str, int]:
+    """Write the posts whose ledger rows went in (a duplicate's slot is another item's)."""
+    skipped = set(conflicts)
+    by_poster: dict[int, tuple[PostsInStore, list[NewPost]]] = {}
+    for index, (poster, post) in posts.items():
+        if index not in skipped:
+            by_poster.setdefault(id(poster), (poster, []))[1].append(post)
+    posted: dict[str, int] = {}
+    for poster, batch in by_poster.values():
+        poster.post_now(connection, batch, now)
+        for post in batch:
+            posted[post.message.destination] = posted.get(post.message.destination, 0) + 1
+    return posted
+
+
+def _record_duplicates(
+    connection: Connection, source_id: int, wanted: Sequence[dict[str, Any]], now: datetime
+) -> list[int]:
+    """The rows (by index) whose slot another item holds: noted as duplicates of it."""
     holders = _holders(connection, wanted)
     conflicts = [
-        row
-        for row in wanted
+        index
+        for index, row in enumerate(wanted)
         if holders.get((row["destination"], row["dedupe_key"], row["version"]), (row["item_id"],))[
             0
         ]
         != row["item_id"]
     ]
-    for row in conflicts:
+    for index in conflicts:
+        row = wanted[index]
         holder = holders[(row["destination"], row["dedupe_key"], row["version"])]
         connection.execute(
             events.insert().values(
@@ -262,7 +331,7 @@ def _enqueue(
                 reason=f"duplicate of item #{holder[0]} ({holder[1]})",
             )
         )
-    return len(wanted) - len(conflicts), len(conflicts)
+    return conflicts
 
 
 def _holders(

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
@@ -26,7 +26,7 @@ from newsbote.config import Config
 from newsbote.enrich import make_teaser
 from newsbote.render import format_date
 from newsbote.store import Store
-from newsbote.store.board import get_post, list_posts
+from newsbote.store.board import get_post, list_posts, post_id_by_key
 from newsbote.web.i18n import words
 
 HERE = Path(__file__).parent
@@ -93,6 +93,14 @@ def create_app(config: Config, store: Store) -> FastAPI:
         if post is None:
             return templates.TemplateResponse(request, "missing.html", common, status_code=404)
         return templates.TemplateResponse(request, "thread.html", {**common, "post": post})
+
+    @app.get("/p/{key}", include_in_schema=False)
+    async def post_by_key(request: Request, key: str) -> Response:
+        """A post by its ledger key, the remote URL its delivery recorded."""
+        post_id = await store.run(post_id_by_key, key)
+        if post_id is None:
+            return templates.TemplateResponse(request, "missing.html", common, status_code=404)
+        return RedirectResponse(f"/t/{post_id}", status_code=303)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
