@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from newsbote.config.load import mask_url
 from newsbote.errors import StorageError
-from newsbote.store.engine import is_current, make_engine, migrate
+from newsbote.store.engine import Checkpointer, is_current, make_engine, migrate, sqlite_path
 
 T = TypeVar("T")
 
@@ -32,10 +32,14 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        path = sqlite_path(url)
+        self._checkpointer = Checkpointer(path) if path else None
         try:
-            self.engine = make_engine(url)
+            self.engine = make_engine(url, checkpointer=self._checkpointer)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StorageError(f"cannot open store {mask_url(url)}: {exc}") from exc
+        if self._checkpointer is not None:
+            self._checkpointer.start()
         workers = 1 if self.is_sqlite else 8
         self._executor = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="newsbote-store"
@@ -127,6 +131,8 @@ class Store:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +26,84 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def sqlite_path(url: str) -> str | None:
+    """The database file of a SQLite URL (None for an in-memory database or another kind)."""
+    url = normalize_url(url)
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[1] if "///" in url else ""
+    return path if path and path != ":memory:" else None
+
+
+def make_engine(url: str, *, checkpointer: Checkpointer | None = None) -> Engine:
+    """An engine; with a ``checkpointer`` (SQLite only) its connections never checkpoint."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
+        path = sqlite_path(url)
+        if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        if checkpointer is not None:
+            event.listen(engine, "connect", _no_checkpoints)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Checkpointer:
+    """Copies SQLite's write-ahead log back into the database file, on a thread of its own.
+
+    By default SQLite does this on the committing connection, every 1,000 pages: in a
+    burst of writes every few commits then waits for the disk, on the event loop
+    (measured: 0.5 s of a 6.5 s cold start of 1,000 feeds). The store's connections
+    never checkpoint here; this thread does, whenever the log has grown past
+    :attr:`LIMIT` bytes, and once more when the store closes. sqlite3 lets go of the
+    GIL while it copies, so the service runs on meanwhile.
+    """
+
+    INTERVAL = 0.2
+    LIMIT = 4 << 20
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="newsbote-checkpoint", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _log_size(self) -> int:
+        try:
+            return os.stat(f"{self.path}-wal").st_size
+        except OSError:
+            return 0
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        try:
+            while not self._stop.wait(self.INTERVAL):
+                if self._log_size() > self.LIMIT:
+                    self._checkpoint(connection)
+            self._checkpoint(connection)
+        finally:
+            connection.close()
+
+    def _checkpoint(self, connection: sqlite3.Connection) -> None:
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the next round tries again; the log only grows meanwhile
+            log.warning("checkpoint of %s failed: %s", self.path, exc)
+
+    def close(self) -> None:
+        """Checkpoint once more and stop the thread."""
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join()
+
+
+def _no_checkpoints(connection: Any, _record: Any) -> None:
+    connection.execute("PRAGMA wal_autocheckpoint=0").close()
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
