@@ -144,6 +144,7 @@ async def test_a_poll_posts_to_the_board_in_the_transaction_that_records_it(
     )
     assert board_count(store) == 3
     client = TestClient(create_app(loaded.config, store))
+    assert "aus Blog" in client.get("/").text  # the feed's title, known in the first poll
     found = client.get(rows[0].remote_url, follow_redirects=False)
     assert found.status_code == 303 and found.headers["location"].startswith("/t/")
     assert "Artikel" in client.get(found.headers["location"]).text

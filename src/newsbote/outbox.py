@@ -84,6 +84,8 @@ class NewPost:
     """The ledger slot's :func:`idempotency_key`: the post's key there."""
     item_id: int
     message: Message
+    source: str | None = None
+    """The name its source goes by (the feed's title), where the caller knows it."""
 
 
 class PostsInStore(Protocol):

@@ -134,6 +134,7 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         fetched,
         feed,
         ctx.in_store,
+        source.name,
     )
     log.info(
         "poll source=%s status=%s entries=%d new=%d changed=%d queued=%d",
@@ -256,8 +257,9 @@ def _record_success(
     fetched: Fetched,
     feed: ParsedFeed,
     in_store: Mapping[str, PostsInStore],
+    source_name: str,
 ) -> Recorded:
-    recorded = record_items(connection, source_id, plans, now, in_store)
+    recorded = record_items(connection, source_id, plans, now, in_store, feed.title or source_name)
     record_fetch(
         connection,
         source_id,

@@ -38,7 +38,7 @@ class Board(InStoreDestination[BoardOptions]):
         if not posts:
             return
         bot = self.context.bot
-        names = _source_names(connection, list({p.item_id for p in posts}))
+        names = _source_names(connection, list({p.item_id for p in posts if p.source is None}))
         bulk_insert(
             connection,
             board_posts,
@@ -52,7 +52,7 @@ class Board(InStoreDestination[BoardOptions]):
                     "image": post.message.image,
                     "author_name": bot.name,
                     "author_title": bot.title,
-                    "source_name": names.get(post.item_id, ""),
+                    "source_name": post.source or names.get(post.item_id, ""),
                     "posted_at": now,
                 }
                 for post in posts
@@ -80,6 +80,8 @@ class Board(InStoreDestination[BoardOptions]):
 
 
 def _source_names(connection: Connection, item_ids: list[int]) -> dict[int, str]:
+    if not item_ids:
+        return {}
     rows = connection.execute(
         select(items.c.id, sources.c.title, sources.c.name)
         .join(sources, sources.c.id == items.c.source_id)

@@ -121,11 +121,13 @@ def record_items(
     plans: Sequence[Plan],
     now: datetime,
     in_store: Mapping[str, PostsInStore] | None = None,
+    source_title: str | None = None,
 ) -> Recorded:
     """Store new and changed items, their explanations, and enqueue their deliveries.
 
-    New posts to the destinations in ``in_store`` are written right here and their
-    ledger rows go in as ``sent``; everything else waits in the ledger as ``pending``.
+    New posts to the destinations in ``in_store`` are written right here (showing
+    ``source_title`` as their source) and their ledger rows go in as ``sent``;
+    everything else waits in the ledger as ``pending``.
     """
     ids: dict[str, tuple[int, int]] = {}
     plans = _oldest_first(list(plans))
@@ -152,7 +154,9 @@ def record_items(
             continue
         ids[plan.verdict.item.key] = _update_item(connection, source_id, plan, now)
         changed += 1
-    queued, duplicates, posted = _enqueue(connection, source_id, plans, ids, now, in_store or {})
+    queued, duplicates, posted = _enqueue(
+        connection, source_id, plans, ids, now, in_store or {}, source_title
+    )
     return Recorded(
         new_items=len(new),
         changed_items=changed,
@@ -223,6 +227,7 @@ def _enqueue(
     ids: dict[str, tuple[int, int]],
     now: datetime,
     in_store: Mapping[str, PostsInStore],
+    source_title: str | None,
 ) -> tuple[int, int, dict[str, int]]:
     wanted: list[dict[str, Any]] = []
     posts: dict[int, tuple[PostsInStore, NewPost]] = {}
@@ -263,7 +268,7 @@ def _enqueue(
                     remote_url=receipt.url,
                     sent_at=now,
                 )
-                posts[len(wanted)] = (poster, NewPost(key, item_id, message))
+                posts[len(wanted)] = (poster, NewPost(key, item_id, message, source_title))
             wanted.append(row)
     if not wanted:
         return 0, 0, {}
