@@ -267,6 +267,9 @@ def worker(
         bool, typer.Option("--deliver-only", help="deliver, but poll no sources")
     ] = False,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+    helper: Annotated[
+        bool, typer.Option("--helper", hidden=True, help="started by newsbote run")
+    ] = False,
 ) -> None:
     """Poll and deliver without the web server. Several workers (and one ``run``) share a
     store: each claims due sources and deliveries with leases, none twice."""
@@ -290,6 +293,7 @@ def worker(
                     on_ready=f"{what} (Ctrl-C stops)",
                     web_app=False,
                     poll=not deliver_only,
+                    helper=helper,
                 )
             )
     except NewsboteError as exc:

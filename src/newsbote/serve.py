@@ -13,6 +13,7 @@ import uvicorn
 
 from newsbote.config import LoadedConfig
 from newsbote.errors import NewsboteError
+from newsbote.processes import serve_as_helper
 from newsbote.store import Store
 from newsbote.web.app import create_app
 from newsbote.worker import Service
@@ -58,12 +59,18 @@ async def serve(
     on_ready: str | None = None,
     web_app: bool = True,
     poll: bool = True,
+    helper: bool = False,
 ) -> None:
-    """Poll, deliver and serve the web app until SIGINT or SIGTERM (a worker: no web app)."""
+    """Poll, deliver and serve the web app until SIGINT or SIGTERM (a worker: no web app).
+
+    The service (``web_app``) starts ``[service] processes - 1`` helper processes; a
+    ``helper`` is one of them.
+    """
     web = loaded.config.web
     enabled = web.enabled and web_app
     sock = listen(web.host, web.port, "the web server ([web] port)") if enabled else None
-    async with Service(loaded, store) as service:
+    processes = loaded.config.service.processes if web_app else 1
+    async with Service(loaded, store, processes=processes, polls_when_woken=helper) as service:
         tasks = [service.run_forever(poll=poll)]
         server = None
         if sock is not None:
@@ -80,6 +87,8 @@ async def serve(
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop)
+        if helper:
+            serve_as_helper(loop, stop, service.wake)
         if on_ready:
             log.info(on_ready)
         await asyncio.gather(*tasks)

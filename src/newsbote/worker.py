@@ -18,9 +18,17 @@ from newsbote.deliver.base import InStoreDestination
 from newsbote.deliver.runner import deliver_due
 from newsbote.fetch import Fetcher
 from newsbote.pipeline import Context, PollReport, poll_source
+from newsbote.processes import Helpers
 from newsbote.render import Renderer
 from newsbote.store import Store
-from newsbote.store.sources import SourceState, claim_due, release, sync_sources
+from newsbote.store.sources import (
+    SourceState,
+    claim_due,
+    make_due,
+    release,
+    sync_sources,
+    unfinished,
+)
 
 log = logging.getLogger("newsbote.worker")
 
@@ -41,9 +49,20 @@ def build_destinations(loaded: LoadedConfig, store: Store) -> dict[str, Destinat
 
 
 class Service:
-    """Runs polls and deliveries against one store until stopped."""
+    """Runs polls and deliveries against one store until stopped.
 
-    def __init__(self, loaded: LoadedConfig, store: Store) -> None:
+    With ``processes`` > 1 it starts that many minus one helper processes on the same
+    store (:mod:`newsbote.processes`), which poll and deliver beside it.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        store: Store,
+        *,
+        processes: int = 1,
+        polls_when_woken: bool = False,
+    ) -> None:
         self.loaded = loaded
         self.config = loaded.config
         self.store = store
@@ -64,11 +83,25 @@ class Service:
         self._work = asyncio.Event()
         self._schedule = asyncio.Event()
         self._polls: set[asyncio.Task[None]] = set()
+        self._busy = 0
+        self._woken = not polls_when_woken
+        """A helper polls once the service woke it: it polls what the service made due."""
+        self._helpers = Helpers(loaded.path, processes - 1) if processes > 1 else None
         self._queue: asyncio.Queue[tuple[SourceConfig, SourceState]] = asyncio.Queue()
 
     def stop(self) -> None:
         self._stop.set()
         self._work.set()
+        self._schedule.set()
+
+    @property
+    def helper_pids(self) -> list[int]:
+        """The helper processes' ids (none without ``processes`` > 1)."""
+        return self._helpers.pids if self._helpers is not None else []
+
+    def wake(self) -> None:
+        """Look for due sources now (another process made some due)."""
+        self._woken = True
         self._schedule.set()
 
     async def __aenter__(self) -> Service:
@@ -79,9 +112,13 @@ class Service:
         # What exists now (modules, config, templates) lives as long as the service:
         # the cyclic collector need not walk it again on every full collection.
         gc.freeze()
+        if self._helpers is not None:
+            await self._helpers.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._helpers is not None:
+            await self._helpers.stop()
         queued: list[int] = []
         while not self._queue.empty():
             queued.append(self._queue.get_nowait()[1].id)
@@ -95,8 +132,14 @@ class Service:
             await destination.close()
 
     async def poll_due(self, *, force: bool = False) -> list[PollReport]:
-        """Poll every due source once, concurrently, and wait for all of them."""
+        """Poll every due source once, concurrently, and wait for all of them.
+
+        With helper processes they take their share, and this waits for theirs too
+        (the reports are this process's).
+        """
         enabled = {s.name: s for s in self.config.sources if s.enabled}
+        if self._helpers is not None:
+            return await self._poll_shared(enabled, force=force)
         claimed = await self.store.run(
             claim_due, list(enabled), datetime.now(UTC), SOURCE_LEASE, force=force
         )
@@ -113,12 +156,49 @@ class Service:
         )
         return reports
 
+    async def _poll_shared(
+        self, enabled: dict[str, SourceConfig], *, force: bool
+    ) -> list[PollReport]:
+        """:meth:`poll_due` beside helpers: small claims, so the processes share the work."""
+        assert self._helpers is not None
+        names = list(enabled)
+        if force:
+            await self.store.run(make_due, names, datetime.now(UTC))
+        self._helpers.wake()
+        chunk = max(1, self.config.service.concurrency // 10)
+        pending: list[SourceState] = []
+        reports: list[PollReport] = []
+
+        async def worker() -> None:
+            while True:
+                if not pending:
+                    claimed = await self.store.run(
+                        claim_due, names, datetime.now(UTC), SOURCE_LEASE, limit=chunk
+                    )
+                    if not claimed:
+                        return
+                    pending.extend(claimed)
+                    continue
+                state = pending.pop()
+                reports.append(await self._poll(enabled[state.name], state))
+
+        while True:
+            await asyncio.gather(*(worker() for _ in range(self.config.service.concurrency)))
+            if not self._helpers.alive:
+                return reports
+            if not await self.store.run(unfinished, names, datetime.now(UTC)):
+                return reports
+            await asyncio.sleep(0.02)  # the helpers' polls in flight (or a claim raced)
+
     async def _poll(self, source: SourceConfig, state: SourceState) -> PollReport:
+        self._busy += 1
         try:
             report = await poll_source(self.context, source, state)
         except Exception:
             log.exception("poll source=%s crashed; it will be retried after its lease", source.name)
             return PollReport(source.name, "crashed", error="internal error, see the log")
+        finally:
+            self._busy -= 1
         metrics.count_poll(report.status)
         recorded = report.recorded
         if recorded is not None:
@@ -156,6 +236,8 @@ class Service:
         if not poll:
             await self._loop(self._deliver_round, self._stop)
             return
+        if self._helpers is not None:
+            self._helpers.wake()
         for _ in range(self.config.service.concurrency):
             task = asyncio.create_task(self._poller())
             self._polls.add(task)
@@ -178,10 +260,14 @@ class Service:
                 wake.clear()
 
     async def _schedule_round(self) -> None:
-        """Lease only what the pollers can start soon: a source is not held for nothing."""
-        room = 2 * self.config.service.concurrency - self._queue.qsize()
-        if room <= 0:
+        """Lease only what the pollers can start soon: a source is not held for nothing
+        (nor kept from a helper process that could poll it sooner)."""
+        if not self._woken:
             return
+        concurrency = self.config.service.concurrency
+        room = concurrency - self._busy - self._queue.qsize()
+        if room <= 0 or (room < max(1, concurrency // 4) and self._queue.qsize()):
+            return  # a claim per finished poll would cost more than it gains
         enabled = {s.name: s for s in self.config.sources if s.enabled}
         claimed = await self.store.run(
             claim_due, list(enabled), datetime.now(UTC), SOURCE_LEASE, limit=room

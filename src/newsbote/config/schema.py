@@ -109,6 +109,12 @@ class ServiceConfig(Model):
     per_host: int = Field(4, ge=1, description="concurrent requests per host")
     concurrency: int = Field(100, ge=1, description="concurrent fetches in all")
     jitter: float = Field(0.1, ge=0, le=0.5, description="fraction of the interval to vary by")
+    processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="processes that poll and deliver: newsbote run starts processes - 1 helpers",
+    )
     delivery_lease: Duration = Field(
         120.0,
         ge=1,

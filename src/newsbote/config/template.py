@@ -48,6 +48,7 @@ def initial_config(
         'min_interval = "1m"',
         'timeout = "30s"',
         "per_host = 4",
+        "# processes = 2   # poll with two processes (helpers) on a machine with two cores",
         "",
         "# Sources: one [[sources]] block per feed. 'newsbote add URL' appends one here.",
         '#   interval    how often to poll (default "15m", never below service.min_interval)',

@@ -100,7 +100,13 @@ def claim_due(
         due = and_(due, or_(sources.c.next_check_at.is_(None), sources.c.next_check_at <= now))
     if limit is not None:
         oldest = select(sources.c.id).where(due).order_by(sources.c.next_check_at).limit(limit)
-        due = sources.c.id.in_(oldest.scalar_subquery())
+        if connection.dialect.name == "postgresql":
+            # Locked once, in a CTE: a source another worker is claiming is passed over,
+            # not waited for (and a subquery in IN may run again and lock more than limit)
+            chosen = oldest.with_for_update(skip_locked=True).cte("chosen")
+            due = sources.c.id == chosen.c.id
+        else:  # SQLite: one writer at a time (BEGIN IMMEDIATE)
+            due = sources.c.id.in_(oldest.scalar_subquery())
     claimed = connection.execute(
         update(sources)
         .where(due)
@@ -185,6 +191,35 @@ def record_error(
     if disable:
         values["disabled_reason"] = message
     connection.execute(update(sources).where(sources.c.id == source_id).values(**values))
+
+
+def make_due(connection: Connection, names: Sequence[str], now: datetime) -> None:
+    """Make these sources due now (a forced poll shared by several processes)."""
+    if names:
+        connection.execute(
+            update(sources).where(sources.c.name.in_(names)).values(next_check_at=now)
+        )
+
+
+def unfinished(connection: Connection, names: Sequence[str], now: datetime) -> int:
+    """How many of these (enabled) sources are due or being polled now."""
+    if not names:
+        return 0
+    return int(
+        connection.execute(
+            select(func.count())
+            .select_from(sources)
+            .where(
+                sources.c.name.in_(names),
+                sources.c.disabled_reason.is_(None),
+                or_(
+                    sources.c.lease_until >= now,
+                    sources.c.next_check_at.is_(None),
+                    sources.c.next_check_at <= now,
+                ),
+            )
+        ).scalar_one()
+    )
 
 
 def release(connection: Connection, source_ids: Sequence[int]) -> None:

@@ -1,0 +1,118 @@
+"""Helper processes: with ``[service] processes = N``, ``newsbote run`` polls with N processes.
+
+Python runs one poll's parsing, sanitizing and rendering at a time per process, so
+a cold start of many sources is bound by one core. Each helper is a
+``newsbote worker --helper`` on the same config file and store: it claims due
+sources and deliveries with leases, like any worker, so nothing is polled or sent
+twice and no article crosses between processes. A helper's stdin is a pipe from
+the service: when that closes (the service stopped, however it ended), the helper
+stops too. SIGUSR1 wakes a helper's scheduler (the service made sources due).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from newsbote.errors import NewsboteError
+
+log = logging.getLogger("newsbote.processes")
+
+READY = b"ready\n"
+"""What a helper prints on stdout once it polls."""
+
+
+class Helpers:
+    """``count`` helper processes polling and delivering beside this one."""
+
+    def __init__(self, config_path: Path, count: int) -> None:
+        self.config_path = config_path
+        self.count = count
+        self._processes: list[asyncio.subprocess.Process] = []
+
+    async def start(self, timeout: float = 60.0) -> None:
+        """Start the helpers and wait until each polls; a clear error if one does not."""
+        level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+        for _ in range(self.count):
+            self._processes.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "newsbote",
+                    "worker",
+                    "--helper",
+                    "--config",
+                    str(self.config_path),
+                    "--log-level",
+                    str(level),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                )
+            )
+        for process in self._processes:
+            assert process.stdout is not None
+            try:
+                line = await asyncio.wait_for(process.stdout.readline(), timeout)
+            except TimeoutError:
+                line = b""
+            if line != READY:
+                await self.stop()
+                raise NewsboteError(
+                    f"helper process {process.pid} ([service] processes) did not start "
+                    f"(exit code {process.returncode}); its log is above"
+                )
+        log.info("%d helper process(es) polling beside this one", self.count)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._processes]
+
+    @property
+    def alive(self) -> int:
+        return sum(1 for p in self._processes if p.returncode is None)
+
+    def wake(self) -> None:
+        """Have the helpers look for due sources now, not at their next tick."""
+        for process in self._processes:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGUSR1)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop the helpers (they finish their polls and sends in flight); kill the slow."""
+        for process in self._processes:
+            if process.stdin is not None:
+                process.stdin.close()
+        for process in self._processes:
+            try:
+                await asyncio.wait_for(process.wait(), timeout)
+            except TimeoutError:
+                log.warning("helper process %d did not stop; killing it", process.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        self._processes = []
+
+
+def serve_as_helper(
+    loop: asyncio.AbstractEventLoop, stop: Callable[[], None], wake: Callable[[], None]
+) -> None:
+    """In a helper: stop when the service's pipe closes, wake on SIGUSR1, say ready."""
+
+    def watch() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read(4096):
+                pass
+        with contextlib.suppress(RuntimeError):  # the loop may be gone already
+            loop.call_soon_threadsafe(stop)
+
+    threading.Thread(target=watch, name="newsbote-helper-watch", daemon=True).start()
+    loop.add_signal_handler(signal.SIGUSR1, wake)
+    sys.stdout.buffer.write(READY)
+    sys.stdout.buffer.flush()
