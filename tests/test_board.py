@@ -137,6 +137,7 @@ async def test_a_poll_posts_to_the_board_in_the_transaction_that_records_it(
         assert reports[0].recorded is not None and reports[0].recorded.posted == {"board": 3}
     rows = store.call(lambda c: c.execute(select(deliveries)).all())
     assert [r.state for r in rows] == ["sent"] * 3 and all(r.attempts == 1 for r in rows)
+    assert all(r.body == "" for r in rows)  # the post holds it (the thread page shows it)
     assert all(
         r.remote_id == idempotency_key(r.destination, r.dedupe_key, r.version)
         and r.remote_url == f"/p/{r.remote_id}"

@@ -143,3 +143,15 @@ def test_truncated_json_names_the_source() -> None:
     path = CORPUS / "feeds/rsparser/allthis-partial.json"
     with pytest.raises(ParseError, match=r"allthis-partial\.json.*invalid JSON"):
         parse_feed(path.read_bytes(), str(path))
+
+
+@pytest.mark.parametrize(
+    ("channel", "minutes"),
+    [("<ttl>30</ttl>", 30), ("<TTL> 45 </TTL>", 45), ("<Ttl>\n5\n</Ttl>", 5), ("", None)],
+)
+def test_rss_ttl_is_read_in_any_case(channel: str, minutes: int | None) -> None:
+    document = (
+        f'<rss version="2.0"><channel><title>T</title><link>https://e.org/</link>{channel}'
+        "<item><title>A</title><link>https://e.org/a</link></item></channel></rss>"
+    )
+    assert parse_feed(document.encode(), "https://e.org/feed").ttl_minutes == minutes

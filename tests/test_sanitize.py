@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+from datetime import UTC, datetime
+
 from newsbote.enrich.sanitize import is_tracking_pixel, sanitize_html
 from newsbote.parse import parse_feed
+from newsbote.types import Entry
 
 
 def test_relative_urls_become_absolute_and_unsafe_schemes_go() -> None:
@@ -57,3 +61,21 @@ def test_lead_image_is_never_a_pixel() -> None:
     )
     entry = parse_feed(feed, "https://e.org/feed").entries[0]
     assert entry.image == "https://e.org/foto.jpg"
+
+
+def test_with_safe_html_is_replace_with_those_fields() -> None:
+    entry = Entry(
+        guid="g", link="https://e.org/a", title="T", content_html="<p>a</p>",
+        summary_html="<p>s</p>", author="A", published=datetime(2026, 1, 1, tzinfo=UTC),
+        updated=datetime(2026, 1, 2, tzinfo=UTC), categories=("c",), image=None, text="",
+        base="https://e.org/", sanitized=False,
+    )  # fmt: skip
+    assert entry.with_safe_html("<p>b</p>", "<p>t</p>", "b", "https://e.org/i.png") == replace(
+        entry,
+        content_html="<p>b</p>",
+        summary_html="<p>t</p>",
+        text="b",
+        image="https://e.org/i.png",
+        sanitized=True,
+    )
+    assert [f.name for f in fields(Entry)][-1] == "sanitized"  # positional construction

@@ -196,12 +196,17 @@ async def _full_text(
     allowed = None if first_run_done else first_run_selection(verdicts, source.first_run)
     limit = asyncio.Semaphore(4)
 
-    async def enrich(verdict: Verdict) -> Verdict:
+    def reason(verdict: Verdict) -> str | None:
+        """Why this verdict's article page is fetched (None: it is not)."""
         entry = verdict.item.entry
         wanted = verdict.outcome is Outcome.NEW and (allowed is None or verdict.item.key in allowed)
-        why = "fulltext = always" if source.fulltext == "always" else looks_like_teaser(entry)
-        if not (wanted and why and entry.link):
-            return verdict
+        if not (wanted and entry.link):
+            return None
+        return "fulltext = always" if source.fulltext == "always" else looks_like_teaser(entry)
+
+    async def enrich(verdict: Verdict, why: str) -> Verdict:
+        entry = verdict.item.entry
+        assert entry.link is not None
         async with limit:
             try:
                 page = await ctx.fetcher.fetch(entry.link, allow_private=source.allow_private)
@@ -229,7 +234,18 @@ async def _full_text(
             verdict, item=item, reason=f"{verdict.reason}; full text from the article page ({why})"
         )
 
-    return list(await asyncio.gather(*(enrich(v) for v in verdicts)))
+    reasons = [reason(v) for v in verdicts]
+    if not any(reasons):  # the common case: full texts all, no task per entry
+        return verdicts
+    return list(
+        await asyncio.gather(
+            *(enrich(v, why) if why else _done(v) for v, why in zip(verdicts, reasons, strict=True))
+        )
+    )
+
+
+async def _done(verdict: Verdict) -> Verdict:
+    return verdict
 
 
 def _next(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import replace
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
@@ -186,15 +185,13 @@ def sanitize_entry(entry: Entry) -> Entry:
         summary = sanitize_html(entry.summary_html, entry.base)
     else:
         summary = html.escape(entry.summary_html)  # plain text (often a parser-made excerpt)
-    return replace(
-        entry,
-        content_html=content,
-        summary_html=summary,
+    return entry.with_safe_html(
+        content,
+        summary,
         # the publisher's visible text, read at parse time, is the sanitized text too
         # (what sanitizing drops, scripts, styles, embeds, raw_text skips as well)
-        text=entry.text or plain_text(content),
-        image=entry.image or first_image(content),
-        sanitized=True,
+        entry.text or plain_text(content),
+        entry.image or first_image(content),
     )
 
 

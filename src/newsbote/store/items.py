@@ -267,6 +267,9 @@ def _enqueue(
                     remote_id=receipt.remote_id,
                     remote_url=receipt.url,
                     sent_at=now,
+                    # the post itself holds the body: a sent row's body is never read
+                    # again, and a second copy would double what a cold start writes
+                    body="",
                 )
                 posts[len(wanted)] = (poster, NewPost(key, item_id, message, source_title))
             wanted.append(row)
