@@ -1,8 +1,9 @@
-"""The SQLite store's housekeeping: its write-ahead log is checkpointed off the event loop."""
+"""The SQLite store's housekeeping: its log checkpointed off the event loop, one writer at a time."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsbote.store import open_store
-from newsbote.store.engine import Checkpointer
+from newsbote.store.engine import Checkpointer, WriteLock
 from newsbote.store.schema import events
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -63,3 +64,60 @@ def test_an_in_memory_store_has_no_checkpointer() -> None:
         assert store._checkpointer is None
     finally:
         store.close()
+
+
+def test_two_holders_of_the_write_lock_take_turns(tmp_path: Path) -> None:
+    # two WriteLocks are two open lock files, as two processes have: one holder at a time
+    locks = [WriteLock(str(tmp_path / "newsbote.db")) for _ in range(2)]
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def hold(lock: WriteLock, n: int) -> None:
+        for _ in range(20):
+            with lock:
+                inside.append(n)
+                if len(inside) > 1:
+                    overlaps.append(n)
+                time.sleep(0.002)
+                inside.remove(n)
+
+    threads = [threading.Thread(target=hold, args=(lock, n)) for n, lock in enumerate(locks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for lock in locks:
+        lock.close()
+    assert overlaps == [] and inside == []
+
+
+def test_a_store_writes_under_its_write_lock(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'newsbote.db'}")
+    other = WriteLock(str(tmp_path / "newsbote.db"))
+    try:
+        with other:  # held elsewhere: the store's transaction waits for it
+            done = threading.Event()
+
+            def write() -> None:
+                store.call(lambda connection: None)
+                done.set()
+
+            thread = threading.Thread(target=write)
+            thread.start()
+            assert not done.wait(0.3)
+        assert done.wait(10)
+        thread.join()
+    finally:
+        other.close()
+        store.close()
+
+
+def test_the_write_lock_is_reentrant_within_a_thread(tmp_path: Path) -> None:
+    lock = WriteLock(str(tmp_path / "newsbote.db"))
+    other = WriteLock(str(tmp_path / "newsbote.db"))
+    with lock, lock:
+        pass
+    with other:  # released on the way out: another holder gets it at once
+        pass
+    lock.close()
+    other.close()

@@ -13,7 +13,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,7 +22,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from newsbote.config.load import mask_url
 from newsbote.errors import StorageError
-from newsbote.store.engine import Checkpointer, is_current, make_engine, migrate, sqlite_path
+from newsbote.store.engine import (
+    Checkpointer,
+    WriteLock,
+    is_current,
+    make_engine,
+    migrate,
+    sqlite_path,
+)
 
 T = TypeVar("T")
 
@@ -34,6 +41,7 @@ class Store:
         self.url = url
         path = sqlite_path(url)
         self._checkpointer = Checkpointer(path) if path else None
+        self._write_lock: AbstractContextManager[None] = WriteLock(path) if path else nullcontext()
         try:
             self.engine = make_engine(url, checkpointer=self._checkpointer)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -64,7 +72,7 @@ class Store:
     def begin(self) -> Iterator[Connection]:
         """A transaction; errors come out as :class:`StorageError`."""
         try:
-            with self.engine.begin() as connection:
+            with self._write_lock, self.engine.begin() as connection:
                 yield connection
         except SQLAlchemyError as exc:
             raise StorageError(f"store {mask_url(self.url)}: {exc}") from exc
@@ -133,6 +141,8 @@ class Store:
         self._executor.shutdown(wait=True)
         if self._checkpointer is not None:
             self._checkpointer.close()
+        if isinstance(self._write_lock, WriteLock):
+            self._write_lock.close()
         self.engine.dispose()
 
 

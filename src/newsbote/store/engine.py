@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -14,6 +15,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from newsbote.config.load import mask_url
 from newsbote.errors import StorageError
+
+fcntl: Any = None
+with contextlib.suppress(ImportError):  # POSIX; elsewhere SQLite's own locking only
+    import fcntl
 
 log = logging.getLogger("newsbote.store")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -49,6 +54,47 @@ def make_engine(url: str, *, checkpointer: Checkpointer | None = None) -> Engine
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class WriteLock:
+    """One writer at a time across the processes sharing a SQLite file, woken at once.
+
+    SQLite itself makes a blocked writer poll, sleeping up to 100 ms between tries; with
+    helper processes (``[service] processes``) that left a process idle while the lock
+    had long been free. An ``flock`` on a file beside the database wakes the next writer
+    the moment the lock is released. Reentrant within a thread; a no-op where there is
+    no ``flock`` (SQLite's own locking still serializes writers there).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = f"{path}-newsbote.lock"
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        self._depth += 1
+        if self._depth == 1 and fcntl is not None:
+            try:
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._depth -= 1
+                self._thread_lock.release()
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None and fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class Checkpointer:
