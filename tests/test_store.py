@@ -121,3 +121,23 @@ def test_the_write_lock_is_reentrant_within_a_thread(tmp_path: Path) -> None:
         pass
     lock.close()
     other.close()
+
+
+def test_a_new_database_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    import sqlite3
+
+    from newsbote.store.engine import PAGE_SIZE
+
+    new = open_store(f"sqlite:///{tmp_path / 'new.db'}")
+    assert new.call(lambda c: c.exec_driver_sql("PRAGMA page_size").scalar()) == PAGE_SIZE
+    new.close()
+    old_path = tmp_path / "old.db"
+    with sqlite3.connect(old_path) as made_before:  # a store from before: 4 KB pages, WAL
+        made_before.execute("PRAGMA page_size=4096")
+        made_before.execute("PRAGMA journal_mode=WAL")
+        made_before.execute("CREATE TABLE t (x)")
+    made_before.close()
+    old = open_store(f"sqlite:///{old_path}")
+    assert old.call(lambda c: c.exec_driver_sql("PRAGMA page_size").scalar()) == 4096
+    assert old.is_current()
+    old.close()
