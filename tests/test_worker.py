@@ -74,3 +74,15 @@ def test_claims_take_the_most_overdue_first_and_respect_the_limit(
     third = store.call(claim_due, names, now, 60.0, limit=4)
     assert len(first) == 4 and len(second) == 2 and third == []
     assert {s.name for s in first} | {s.name for s in second} == set(names)
+
+
+async def test_a_running_service_collects_cycles_less_often_and_restores_the_default(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    loaded = load(write_config(tmp_path, store_url, []))
+    async with Service(loaded, store):
+        assert gc.get_threshold() == worker.GC_THRESHOLD
+    assert gc.get_threshold() == before
