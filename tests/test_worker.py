@@ -86,3 +86,33 @@ async def test_a_running_service_collects_cycles_less_often_and_restores_the_def
     async with Service(loaded, store):
         assert gc.get_threshold() == worker.GC_THRESHOLD
     assert gc.get_threshold() == before
+
+
+async def test_a_cycle_polls_each_source_once_even_when_it_is_due_again_before_the_cycle_ends(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    # a source due again 10 ms after its poll: the cycle (which takes longer) must end
+    feed_server.set("/f.xml", rss([("g", "https://example.org/1", "Eins")]), delay=0.05)
+    feed_server.set("/slow.xml", rss([("h", "https://example.org/2", "Zwei")]), delay=0.5)
+    sources = [
+        {"name": n, "url": feed_server.url(f"/{n}.xml"), "allow_private": True, "interval": 0.01}
+        for n in ("f", "slow")
+    ]
+    extra = "[service]\nmin_interval = 0.01\njitter = 0\nconcurrency = 1"
+    loaded = load(write_config(tmp_path, store_url, sources, extra=extra))
+    async with Service(loaded, store) as service:
+        reports = await asyncio.wait_for(service.poll_due(), 30)
+    assert sorted(r.source for r in reports) == ["f", "slow"]
+    assert len(feed_server.hits("/f.xml")) == 1
+
+
+def test_claims_name_their_sources_exactly_whatever_the_names_hold(
+    store: Store, tmp_path: Path
+) -> None:
+    odd = ["Tech-Blog äöü", 'mit "Anführung"', "back\\slash", "s,1", "x' OR '1'='1"]
+    sources = [{"name": n, "url": f"https://example.org/{i}.xml"} for i, n in enumerate(odd)]
+    loaded = load(write_config(tmp_path, "sqlite:///unused.db", sources))
+    now = datetime.now(UTC)
+    store.call(sync_sources, loaded.config.sources, now - timedelta(hours=1))
+    assert {s.name for s in store.call(claim_due, odd[:2], now, 60.0, limit=10)} == set(odd[:2])
+    assert {s.name for s in store.call(claim_due, odd, now, 60.0)} == set(odd[2:])

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import sys
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -141,61 +142,59 @@ class Service:
             await destination.close()
 
     async def poll_due(self, *, force: bool = False) -> list[PollReport]:
-        """Poll every due source once, concurrently, and wait for all of them.
+        """Poll every due source once (with ``force``: every enabled one), ``concurrency``
+        at a time, and wait for all of them.
 
-        With helper processes they take their share, and this waits for theirs too
-        (the reports are this process's).
+        Sources are leased a chunk at a time, as pollers need them: a cycle of 10,000
+        never holds (or reads back) 10,000 rows at once. With helper processes the
+        chunks are small, so the processes share the work, and this waits for the
+        helpers' polls too (the reports are this process's).
         """
         enabled = {s.name: s for s in self.config.sources if s.enabled}
-        if self._helpers is not None:
-            return await self._poll_shared(enabled, force=force)
-        claimed = await self.store.run(
-            claim_due, list(enabled), datetime.now(UTC), SOURCE_LEASE, force=force
-        )
-        pending = iter(claimed)
-        reports: list[PollReport] = []
-
-        async def worker() -> None:
-            # ``concurrency`` workers share one iterator: no task per source, however many
-            for state in pending:
-                reports.append(await self._poll(enabled[state.name], state))
-
-        await asyncio.gather(
-            *(worker() for _ in range(min(len(claimed), self.config.service.concurrency)))
-        )
-        return reports
-
-    async def _poll_shared(
-        self, enabled: dict[str, SourceConfig], *, force: bool
-    ) -> list[PollReport]:
-        """:meth:`poll_due` beside helpers: small claims, so the processes share the work."""
-        assert self._helpers is not None
         names = list(enabled)
+        started = datetime.now(UTC)
         if force:
-            await self.store.run(make_due, names, datetime.now(UTC))
-        self._helpers.wake()
-        chunk = max(1, self.config.service.concurrency // 10)
-        pending: list[SourceState] = []
+            await self.store.run(make_due, names, started)
+        concurrency = self.config.service.concurrency
+        # a claim reads every configured source's row: few claims for many sources, but
+        # small ones beside helpers, so that no process holds work another could do
+        chunk = max(concurrency, len(names) // 10)
+        if self._helpers is not None:
+            self._helpers.wake()
+            chunk = max(1, concurrency // 10, len(names) // 100)
+        pending: deque[SourceState] = deque()
         reports: list[PollReport] = []
+        claiming = asyncio.Lock()
+        exhausted = False
 
         async def worker() -> None:
+            nonlocal exhausted
             while True:
                 if not pending:
-                    claimed = await self.store.run(
-                        claim_due, names, datetime.now(UTC), SOURCE_LEASE, limit=chunk
-                    )
-                    if not claimed:
+                    async with claiming:  # one claim at a time, however many pollers wait
+                        if not pending and not exhausted:
+                            claimed = await self.store.run(
+                                claim_due,
+                                names,
+                                datetime.now(UTC),
+                                SOURCE_LEASE,
+                                limit=chunk,
+                                due_by=started,
+                            )
+                            exhausted = not claimed
+                            pending.extend(claimed)
+                    if not pending:
                         return
-                    pending.extend(claimed)
                     continue
-                state = pending.pop()
+                state = pending.popleft()
                 reports.append(await self._poll(enabled[state.name], state))
 
         while True:
-            await asyncio.gather(*(worker() for _ in range(self.config.service.concurrency)))
-            if not self._helpers.alive:
+            exhausted = False
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            if self._helpers is None or not self._helpers.alive:
                 return reports
-            if not await self.store.run(unfinished, names, datetime.now(UTC)):
+            if not await self.store.run(unfinished, names, datetime.now(UTC), started):
                 return reports
             await asyncio.sleep(0.02)  # the helpers' polls in flight (or a claim raced)
 

@@ -126,20 +126,27 @@ class Checkpointer:
             return 0
 
     def _run(self) -> None:
-        connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        connection: sqlite3.Connection | None = None
         try:
             while not self._stop.wait(self.INTERVAL):
                 if self._log_size() > self.LIMIT:
-                    self._checkpoint(connection)
-            self._checkpoint(connection)
+                    connection = self._checkpoint(connection)
+            if self._log_size():
+                connection = self._checkpoint(connection)
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
-    def _checkpoint(self, connection: sqlite3.Connection) -> None:
+    def _checkpoint(self, connection: sqlite3.Connection | None) -> sqlite3.Connection | None:
         try:
+            if connection is None:
+                # opened once there is a log to copy: the database is in WAL mode by then
+                connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+                connection.execute("PRAGMA cache_size=4").close()  # copying needs no cache
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as exc:  # the next round tries again; the log only grows meanwhile
             log.warning("checkpoint of %s failed: %s", self.path, exc)
+        return connection
 
     def close(self) -> None:
         """Checkpoint once more and stop the thread."""

@@ -86,9 +86,12 @@ def claim_due(
     *,
     force: bool = False,
     limit: int | None = None,
+    due_by: datetime | None = None,
 ) -> list[SourceState]:
     """Lease the due, enabled sources among ``names`` (the most overdue first, at most
-    ``limit``); another worker will not take them."""
+    ``limit``); another worker will not take them. ``due_by`` (default: ``now``) is
+    when a source must have been due: a cycle passes its start, so a source it polled
+    early is not due again before the cycle ends."""
     if not names:
         return []
     due = and_(
@@ -97,7 +100,10 @@ def claim_due(
         or_(sources.c.lease_until.is_(None), sources.c.lease_until < now),
     )
     if not force:
-        due = and_(due, or_(sources.c.next_check_at.is_(None), sources.c.next_check_at <= now))
+        due = and_(
+            due,
+            or_(sources.c.next_check_at.is_(None), sources.c.next_check_at <= (due_by or now)),
+        )
     if limit is not None:
         oldest = select(sources.c.id).where(due).order_by(sources.c.next_check_at).limit(limit)
         if connection.dialect.name == "postgresql":
@@ -201,8 +207,11 @@ def make_due(connection: Connection, names: Sequence[str], now: datetime) -> Non
         )
 
 
-def unfinished(connection: Connection, names: Sequence[str], now: datetime) -> int:
-    """How many of these (enabled) sources are due or being polled now."""
+def unfinished(
+    connection: Connection, names: Sequence[str], now: datetime, due_by: datetime | None = None
+) -> int:
+    """How many of these (enabled) sources are being polled now, or were due by ``due_by``
+    (default: ``now``) and are not polled yet."""
     if not names:
         return 0
     return int(
@@ -215,7 +224,7 @@ def unfinished(connection: Connection, names: Sequence[str], now: datetime) -> i
                 or_(
                     sources.c.lease_until >= now,
                     sources.c.next_check_at.is_(None),
-                    sources.c.next_check_at <= now,
+                    sources.c.next_check_at <= (due_by or now),
                 ),
             )
         ).scalar_one()
