@@ -10,11 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from newsbote.store import open_store
+from newsbote.store import Store, open_store
 from newsbote.store.engine import Checkpointer, WriteLock
 from newsbote.store.schema import events
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _write_ten_megabytes(store: Store) -> None:
+    with store.begin() as connection:
+        connection.execute(
+            events.insert(),
+            [{"at": NOW, "kind": "note", "message": "x" * 4000} for _ in range(2500)],
+        )
 
 
 def _file_size(path: Path) -> int:
@@ -28,11 +36,7 @@ def test_the_log_is_copied_back_by_the_checkpointer_not_by_a_commit(
     monkeypatch.setattr(Checkpointer, "LIMIT", 1 << 40)  # the thread waits: nobody else copies
     store = open_store(f"sqlite:///{path}")
     try:
-        with store.begin() as connection:
-            connection.execute(
-                events.insert(),
-                [{"at": NOW, "kind": "note", "message": "x" * 4000} for _ in range(2500)],
-            )
+        _write_ten_megabytes(store)
         time.sleep(3 * Checkpointer.INTERVAL)
         assert _file_size(Path(f"{path}-wal")) > 10_000_000
         assert _file_size(path) < 1_000_000  # no commit checkpointed (SQLite's default would)
@@ -45,11 +49,7 @@ def test_the_checkpointer_keeps_up_while_the_store_is_open(tmp_path: Path) -> No
     path = tmp_path / "newsbote.db"
     store = open_store(f"sqlite:///{path}")
     try:
-        with store.begin() as connection:
-            connection.execute(
-                events.insert(),
-                [{"at": NOW, "kind": "note", "message": "x" * 4000} for _ in range(2500)],
-            )
+        _write_ten_megabytes(store)
         deadline = time.monotonic() + 10
         while _file_size(path) < 10_000_000 and time.monotonic() < deadline:
             time.sleep(0.05)
