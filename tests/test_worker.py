@@ -116,3 +116,27 @@ def test_claims_name_their_sources_exactly_whatever_the_names_hold(
     store.call(sync_sources, loaded.config.sources, now - timedelta(hours=1))
     assert {s.name for s in store.call(claim_due, odd[:2], now, 60.0, limit=10)} == set(odd[:2])
     assert {s.name for s in store.call(claim_due, odd, now, 60.0)} == set(odd[2:])
+
+
+async def test_a_crashed_poll_frees_its_source_and_shows_the_error(
+    feed_server: FeedServer,
+    store: Store,
+    store_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feed_server.set("/f.xml", rss([("g", "https://example.org/1", "Eins")]))
+    sources = [{"name": "f", "url": feed_server.url("/f.xml"), "allow_private": True}]
+    loaded = load(write_config(tmp_path, store_url, sources))
+
+    async def crash(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(worker, "poll_source", crash)
+    async with Service(loaded, store) as service:
+        reports = await service.poll_due(force=True)
+    assert [(r.status, r.error) for r in reports] == [("crashed", "internal error, see the log")]
+    (row,) = store.call(source_rows)
+    assert row.lease_until is None and row.errors == 1
+    assert row.last_error == "internal error, see the log"
+    assert row.next_check_at > datetime.now(UTC)  # retried after a backoff, not at once

@@ -291,6 +291,16 @@ def _record_success(
     return recorded
 
 
+async def record_crash(ctx: Context, source: SourceConfig, state: SourceState) -> PollReport:
+    """A poll that failed inside newsbote, recorded like a failed fetch: the source is
+    free again (not leased until its lease runs out), retried after a backoff, and the
+    error shows in ``status``."""
+    report = await _record_failure(
+        ctx, source, state, datetime.now(UTC), "internal error, see the log", None, None
+    )
+    return replace(report, status="crashed")
+
+
 async def _record_failure(
     ctx: Context,
     source: SourceConfig,
