@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,10 +57,10 @@ ConfigOption = Annotated[
 ]
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, process: str = "") -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s %(message)s",
+        format=f"%(asctime)s %(levelname)-7s {process}%(name)s %(message)s",
         datefmt="%H:%M:%S",
     )
 
@@ -273,7 +274,7 @@ def worker(
 ) -> None:
     """Poll and deliver without the web server. Several workers (and one ``run``) share a
     store: each claims due sources and deliveries with leases, none twice."""
-    _setup_logging(log_level)
+    _setup_logging(log_level, f"[helper {os.getpid()}] " if helper else "")
     loaded = _load(config)
     store = _store(loaded)
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -116,3 +117,5 @@ def serve_as_helper(
     loop.add_signal_handler(signal.SIGUSR1, wake)
     sys.stdout.buffer.write(READY)
     sys.stdout.buffer.flush()
+    # nobody reads the pipe after this line: anything else printed goes to stderr
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
