@@ -137,13 +137,14 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         source.name,
     )
     log.info(
-        "poll source=%s status=%s entries=%d new=%d changed=%d queued=%d",
+        "poll source=%s status=%s entries=%d new=%d changed=%d queued=%d posted=%d",
         source.name,
         fetched.status,
         entries,
         recorded.new_items,
         recorded.changed_items,
         recorded.queued,
+        sum((recorded.posted or {}).values()),  # of the queued, those on the board already
     )
     return PollReport(source.name, "ok", fetched.status, entries, recorded)
 
