@@ -113,15 +113,20 @@ async def main(feeds: int, processes: int, store_url: str | None) -> None:
         store.close()
 
 
-if __name__ == "__main__":
+def arguments(doc: str | None) -> argparse.Namespace:
+    """The options the polling and service benchmarks share; logging set up for a run."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument(
         "--store", default=None, help="store URL (default: a temporary SQLite file)"
     )
-    arguments = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    asyncio.run(main(arguments.feeds, arguments.processes, arguments.store))
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    options = arguments(__doc__)
+    asyncio.run(main(options.feeds, options.processes, options.store))

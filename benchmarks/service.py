@@ -12,9 +12,7 @@ Usage: python benchmarks/service.py [--feeds 1000] [--processes 2] [--store URL]
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import logging
 import sys
 import tempfile
 import time
@@ -27,7 +25,7 @@ from newsbote import outbox
 from newsbote.config import load_config
 from newsbote.store import open_store
 from newsbote.worker import Service
-from poll import cpu_seconds, peak_rss_mb, write_config
+from poll import arguments, cpu_seconds, peak_rss_mb, write_config
 
 
 async def main(feeds: int, processes: int, store_url: str | None) -> None:
@@ -63,12 +61,5 @@ async def main(feeds: int, processes: int, store_url: str | None) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--feeds", type=int, default=1000)
-    parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--store", default=None, help="store URL (default: a temporary SQLite)")
-    arguments = parser.parse_args()
-    logging.basicConfig(level=logging.ERROR)
-    asyncio.run(main(arguments.feeds, arguments.processes, arguments.store))
+    options = arguments(__doc__)
+    asyncio.run(main(options.feeds, options.processes, options.store))

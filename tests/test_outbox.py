@@ -143,6 +143,7 @@ def test_concurrent_claims_on_postgresql_never_share_a_row(postgres_admin: str) 
                     )
                     if not batch:
                         return
+                    assert len(batch) <= 7  # never more than asked for
                     with lock:
                         claimed.extend(d.id for d in batch)
             finally:

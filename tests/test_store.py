@@ -113,14 +113,24 @@ def test_a_store_writes_under_its_write_lock(tmp_path: Path) -> None:
 
 
 def test_the_write_lock_is_reentrant_within_a_thread(tmp_path: Path) -> None:
+    import fcntl
+
     lock = WriteLock(str(tmp_path / "newsbote.db"))
-    other = WriteLock(str(tmp_path / "newsbote.db"))
+    other = os.open(lock.path, os.O_RDWR | os.O_CREAT)  # another process's view of the file
+
+    def free() -> bool:
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(other, fcntl.LOCK_UN)
+        return True
+
     with lock, lock:
-        pass
-    with other:  # released on the way out: another holder gets it at once
-        pass
+        assert not free()  # held through both levels
+    assert free()  # released on the way out: the next holder gets it at once
     lock.close()
-    other.close()
+    os.close(other)
 
 
 def test_a_new_database_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:

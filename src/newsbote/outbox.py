@@ -30,6 +30,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from newsbote.errors import DeliveryError
 from newsbote.store.bulk import execute_many
+from newsbote.store.claims import chosen
 from newsbote.store.schema import deliveries, items, sources
 from newsbote.types import DeliveryState, Markup, Message, Receipt
 
@@ -167,9 +168,9 @@ def claim(
         )
         if actions is not None:
             due = due.where(deliveries.c.action.in_(list(actions)))
-        if connection.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
         if lease is None:
+            if connection.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
             taken = connection.execute(due.with_only_columns(*_CLAIMED)).all()
             claimed.extend(_delivery(row, state, leased=False) for row in taken)
             if len(claimed) >= limit:
@@ -177,7 +178,7 @@ def claim(
             continue
         rows = connection.execute(
             update(deliveries)
-            .where(deliveries.c.id.in_(due.scalar_subquery()), deliveries.c.state == state)
+            .where(chosen(connection, deliveries, due), deliveries.c.state == state)
             .values(
                 state=DeliveryState.SENDING.value,
                 lease_until=now + timedelta(seconds=lease),

@@ -235,18 +235,13 @@ async def _full_text(
             verdict, item=item, reason=f"{verdict.reason}; full text from the article page ({why})"
         )
 
-    reasons = [reason(v) for v in verdicts]
-    if not any(reasons):  # the common case: full texts all, no task per entry
-        return verdicts
-    return list(
-        await asyncio.gather(
-            *(enrich(v, why) if why else _done(v) for v, why in zip(verdicts, reasons, strict=True))
-        )
-    )
-
-
-async def _done(verdict: Verdict) -> Verdict:
-    return verdict
+    # a task only for the teasers (usually none): not one per entry
+    wanted = [(index, why) for index, v in enumerate(verdicts) if (why := reason(v))]
+    enriched = await asyncio.gather(*(enrich(verdicts[index], why) for index, why in wanted))
+    result = list(verdicts)
+    for (index, _), verdict in zip(wanted, enriched, strict=True):
+        result[index] = verdict
+    return result
 
 
 def _next(

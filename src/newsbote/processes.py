@@ -108,8 +108,7 @@ def serve_as_helper(
 
     def watch() -> None:
         with contextlib.suppress(OSError, ValueError):
-            while sys.stdin.buffer.read(4096):
-                pass
+            sys.stdin.buffer.read()  # returns at end of file: the service's end of the pipe closed
         with contextlib.suppress(RuntimeError):  # the loop may be gone already
             loop.call_soon_threadsafe(stop)
 

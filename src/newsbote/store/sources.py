@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Boolean, Connection, Text, and_, bindparam, func, or_, select, update
 
 from newsbote.config.schema import SourceConfig
+from newsbote.store.claims import chosen
 from newsbote.store.schema import sources
 
 
@@ -84,7 +85,6 @@ def claim_due(
     now: datetime,
     lease: float,
     *,
-    force: bool = False,
     limit: int | None = None,
     due_by: datetime | None = None,
 ) -> list[SourceState]:
@@ -98,21 +98,11 @@ def claim_due(
         sources.c.name.in_(names),
         sources.c.disabled_reason.is_(None),
         or_(sources.c.lease_until.is_(None), sources.c.lease_until < now),
+        or_(sources.c.next_check_at.is_(None), sources.c.next_check_at <= (due_by or now)),
     )
-    if not force:
-        due = and_(
-            due,
-            or_(sources.c.next_check_at.is_(None), sources.c.next_check_at <= (due_by or now)),
-        )
     if limit is not None:
         oldest = select(sources.c.id).where(due).order_by(sources.c.next_check_at).limit(limit)
-        if connection.dialect.name == "postgresql":
-            # Locked once, in a CTE: a source another worker is claiming is passed over,
-            # not waited for (and a subquery in IN may run again and lock more than limit)
-            chosen = oldest.with_for_update(skip_locked=True).cte("chosen")
-            due = sources.c.id == chosen.c.id
-        else:  # SQLite: one writer at a time (BEGIN IMMEDIATE)
-            due = sources.c.id.in_(oldest.scalar_subquery())
+        due = chosen(connection, sources, oldest)
     claimed = connection.execute(
         update(sources)
         .where(due)
@@ -200,7 +190,7 @@ def record_error(
 
 
 def make_due(connection: Connection, names: Sequence[str], now: datetime) -> None:
-    """Make these sources due now (a forced poll shared by several processes)."""
+    """Make these sources due now (a forced poll, which helper processes share)."""
     if names:
         connection.execute(
             update(sources).where(sources.c.name.in_(names)).values(next_check_at=now)
