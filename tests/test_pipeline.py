@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, func, select
 
 from newsbote.store import Store
 from newsbote.store.queries import explain
+from newsbote.store.schema import deliveries, items
 from tests.helpers import board_count, board_titles, load, run_once, write_config
 from tests.servers import FeedServer, rss
 
@@ -337,3 +339,29 @@ async def test_min_change_passes_on_only_real_changes(
     feed_server.set("/feed.xml", _article("Meldung", " ".join(rewrite)))
     await run_once(loaded, store)
     assert [d.action for d in store.call(explain, "a1")[0].deliveries] == ["post", "edit"]
+
+
+async def test_each_ledger_row_belongs_to_its_own_item_also_after_a_gap_in_the_ids(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    # SQLite numbers a poll's new items itself (the largest id + 1 on): the numbering
+    # must agree with the rows, also where the newest item was deleted
+    feed_server.set("/feed.xml", rss(ITEMS))
+    loaded = load(write_config(tmp_path, store_url, [_source(feed_server, first_run="all")]))
+    await run_once(loaded, store)
+    with store.begin() as connection:
+        newest = connection.execute(select(func.max(items.c.id))).scalar_one()
+        connection.execute(delete(items).where(items.c.id == newest))
+    later = [("g5", "https://example.org/5", "Fünf"), ("g4", "https://example.org/4", "Vier")]
+    feed_server.set("/feed.xml", rss(later + ITEMS))
+    await run_once(loaded, store)
+    with store.begin() as connection:
+        rows = connection.execute(
+            select(items.c.id, items.c.title, deliveries.c.title.label("posted")).join(
+                deliveries, deliveries.c.item_id == items.c.id
+            )
+        ).all()
+    # the deleted item came back as new; every article has one ledger row, its own
+    assert sorted(row.posted for row in rows) == ["Drei", "Eins", "Fünf", "Vier", "Zwei"]
+    assert all(row.title == row.posted for row in rows)
+    assert len({row.id for row in rows}) == len(rows)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from newsbote.store import Store, open_store
 from newsbote.store.engine import Checkpointer, WriteLock
@@ -151,3 +154,28 @@ def test_a_new_database_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: P
     assert old.call(lambda c: c.exec_driver_sql("PRAGMA page_size").scalar()) == 4096
     assert old.is_current()
     old.close()
+
+
+async def test_a_read_neither_waits_for_a_writer_nor_takes_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "newsbote.db"
+    store = open_store(f"sqlite:///{path}")
+    writer = sqlite3.connect(path, isolation_level=None)
+    other = WriteLock(str(path))
+
+    def count(connection: Connection) -> int:
+        return int(connection.exec_driver_sql("SELECT count(*) FROM events").scalar_one())
+
+    try:
+        with other:  # another process is writing: it holds both locks
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("INSERT INTO events (at, kind, message) VALUES ('2026-11-01', 'n', 'x')")
+            # the snapshot before the other's commit, at once (a write would wait for it)
+            assert await asyncio.wait_for(asyncio.to_thread(store.read_now, count), 5) == 0
+            writer.execute("COMMIT")
+        assert await store.read(count) == 1
+    finally:
+        writer.close()
+        other.close()
+        store.close()

@@ -178,7 +178,7 @@ def claim(
             continue
         rows = connection.execute(
             update(deliveries)
-            .where(chosen(connection, deliveries, due), deliveries.c.state == state)
+            .where(chosen(connection.dialect.name, deliveries, due), deliveries.c.state == state)
             .values(
                 state=DeliveryState.SENDING.value,
                 lease_until=now + timedelta(seconds=lease),

@@ -160,7 +160,7 @@ async def _previous_text(
     ]
     if not keys:
         return {}
-    stored = await ctx.store.run(load_content, source_id, keys)
+    stored = await ctx.store.read(load_content, source_id, keys)
     return {key: plain_text(html) for key, html in stored.items()}
 
 

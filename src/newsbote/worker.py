@@ -194,7 +194,7 @@ class Service:
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             if self._helpers is None or not self._helpers.alive:
                 return reports
-            if not await self.store.run(unfinished, names, datetime.now(UTC), started):
+            if not await self.store.read(unfinished, names, datetime.now(UTC), started):
                 return reports
             await asyncio.sleep(0.02)  # the helpers' polls in flight (or a claim raced)
 

@@ -1,6 +1,7 @@
 """The store: SQLite (WAL) by default, PostgreSQL to scale out; one schema for both.
 
-The asyncio service awaits database work through :meth:`Store.run`. PostgreSQL
+The asyncio service awaits database work through :meth:`Store.run` (and reads
+through :meth:`Store.read`, which takes no write lock). PostgreSQL
 work runs on a thread pool (its time is network waits). SQLite work runs right
 on the event loop: it is in-process and takes micro- to milliseconds, and a
 store thread would only hand the GIL back and forth with the loop (measured on
@@ -23,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from newsbote.config.load import mask_url
 from newsbote.errors import StorageError
 from newsbote.store.engine import (
+    READ_ONLY,
     Checkpointer,
     WriteLock,
     is_current,
@@ -81,6 +83,26 @@ class Store:
         """Run ``fn(connection, *args)`` in one transaction, synchronously."""
         with self.begin() as connection:
             return fn(connection, *args, **kwargs)
+
+    def read_now(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Run a read-only ``fn(connection, *args)`` on a snapshot, without the write lock."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execution_options(**READ_ONLY)
+                return fn(connection, *args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"store {mask_url(self.url)}: {exc}") from exc
+
+    async def read(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Like :meth:`run` for a ``fn`` that only reads: on SQLite it takes a snapshot and
+        no write lock (it neither waits for a writer nor holds one up), and it is not
+        part of a group commit."""
+        if self.is_sqlite:
+            return self.read_now(fn, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, functools.partial(self.read_now, fn, *args, **kwargs)
+        )
 
     async def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run ``fn(connection, *args)`` in one transaction (SQLite: inline; else: on the pool)."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table
+from sqlalchemy import ColumnElement, Select, Table
 
 
-def chosen(connection: Connection, table: Table, oldest: Select[Any]) -> ColumnElement[bool]:
+def chosen(dialect: str, table: Table, oldest: Select[Any]) -> ColumnElement[bool]:
     """``table.id`` among the ids ``oldest`` selects (a LIMITed SELECT), as the WHERE of
     the UPDATE that leases them.
 
@@ -16,7 +16,7 @@ def chosen(connection: Connection, table: Table, oldest: Select[Any]) -> ColumnE
     taken (an ``IN (subquery … FOR UPDATE)`` may run its subquery again and lease more).
     SQLite has one writer at a time, so a plain subquery is enough there.
     """
-    if connection.dialect.name == "postgresql":
+    if dialect == "postgresql":
         locked = oldest.with_for_update(skip_locked=True).cte(f"chosen_{table.name}")
         return table.c.id == locked.c.id
     return table.c.id.in_(oldest.scalar_subquery())

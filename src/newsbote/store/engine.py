@@ -178,9 +178,15 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = {"newsbote_read_only": True}
+"""Execution options of a connection that only reads (``Store.read``)."""
+
+
 def _sqlite_begin(connection: Any) -> None:
-    # A write lock from the start: no deadlock between two upgrading readers.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A write lock from the start: no deadlock between two upgrading readers. A reader
+    # takes a snapshot and no lock: it waits for no writer, and no writer for it.
+    read_only = connection.get_execution_options().get("newsbote_read_only")
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _alembic_config(connection: Any) -> Any:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, or_, select, update
@@ -70,12 +71,28 @@ def load_known(
     """The stored fingerprints of these keys, and the keys of these canonical links."""
     if not keys and not links:
         return Known()
-    rows = connection.execute(
-        _KNOWN, {"source_id": source_id, "keys": list(keys), "links": list(links)}
-    ).all()
+    if connection.dialect.name == "sqlite":
+        # one ``?`` per key, rendered once per count: SQLAlchemy's expanding IN renders
+        # and binds them again on every poll
+        sql = _known_sql(len(keys), len(links))
+        rows = connection.exec_driver_sql(sql, (source_id, *keys, *links)).all()
+    else:
+        rows = connection.execute(
+            _KNOWN, {"source_id": source_id, "keys": list(keys), "links": list(links)}
+        ).all()
     return Known(
         fingerprints={row.key: row.fingerprint for row in rows},
         keys_by_link={row.canonical_url: row.key for row in rows if row.canonical_url},
+    )
+
+
+@lru_cache(maxsize=64)
+def _known_sql(keys: int, links: int) -> str:
+    """``_KNOWN`` for SQLite with this many keys and links (only ``?`` go in: no values)."""
+    marks = ", ".join("?" * keys), ", ".join("?" * links)
+    return (
+        "SELECT key, canonical_url, fingerprint FROM items WHERE source_id = ? AND "  # noqa: S608
+        f"(key IN ({marks[0]}) OR canonical_url IN ({marks[1]}))"
     )
 
 
@@ -133,21 +150,27 @@ def record_items(
     plans = _oldest_first(list(plans))
     new = [p for p in plans if p.verdict.outcome is Outcome.NEW]
     if new:
-        # a plain executemany (no RETURNING) is the fast path on both drivers
-        bulk_insert(
-            connection,
-            items,
-            [
-                {**_item_values(p, now), "source_id": source_id, "version": 1, "first_seen_at": now}
-                for p in new
-            ],
-        )
-        keys = [p.verdict.item.key for p in new]
-        for start in range(0, len(keys), 500):
-            rows = connection.execute(
-                _IDS, {"source_id": source_id, "keys": keys[start : start + 500]}
-            )
-            ids.update({row.key: (row.id, 1) for row in rows})
+        rows = [
+            {**_item_values(p, now), "source_id": source_id, "version": 1, "first_seen_at": now}
+            for p in new
+        ]
+        if connection.dialect.name == "sqlite":
+            # This transaction is the one writer, so the new rows' ids are known: the
+            # next after the largest (which SQLite would pick too). No query for them.
+            first = int(connection.exec_driver_sql("SELECT max(id) FROM items").scalar() or 0) + 1
+            for offset, (plan, row) in enumerate(zip(new, rows, strict=True)):
+                row["id"] = first + offset
+                ids[plan.verdict.item.key] = (first + offset, 1)
+            bulk_insert(connection, items, rows)
+        else:
+            # a plain executemany (no RETURNING) is the fast path on both drivers
+            bulk_insert(connection, items, rows)
+            keys = [p.verdict.item.key for p in new]
+            for start in range(0, len(keys), 500):
+                found = connection.execute(
+                    _IDS, {"source_id": source_id, "keys": keys[start : start + 500]}
+                )
+                ids.update({row.key: (row.id, 1) for row in found})
     changed = 0
     for plan in plans:
         if plan.verdict.outcome not in (Outcome.CHANGED, Outcome.RENAMED):

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Text, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from newsbote.config.schema import SourceConfig
+from newsbote.store.bulk import execute_many
 from newsbote.store.claims import chosen
 from newsbote.store.schema import sources
 
@@ -94,22 +112,59 @@ def claim_due(
     early is not due again before the cycle ends."""
     if not names:
         return []
-    due = and_(
-        sources.c.name.in_(names),
-        sources.c.disabled_reason.is_(None),
-        or_(sources.c.lease_until.is_(None), sources.c.lease_until < now),
-        or_(sources.c.next_check_at.is_(None), sources.c.next_check_at <= (due_by or now)),
-    )
-    if limit is not None:
-        oldest = select(sources.c.id).where(due).order_by(sources.c.next_check_at).limit(limit)
-        due = chosen(connection, sources, oldest)
+    dialect = connection.dialect.name
     claimed = connection.execute(
-        update(sources)
-        .where(due)
-        .values(lease_until=now + timedelta(seconds=lease))
-        .returning(*sources.c)
+        _claim(dialect, limit is not None),
+        {
+            "names": _names(dialect, names),
+            "now": now,
+            "due_by": due_by or now,
+            "until": now + timedelta(seconds=lease),
+            "limit": limit,
+        },
     ).all()
     return [_state(row) for row in claimed]
+
+
+def _names(dialect: str, names: Sequence[str]) -> object:
+    return list(names) if dialect == "postgresql" else json.dumps(list(names))
+
+
+def _named(dialect: str) -> ColumnElement[bool]:
+    """``sources.name IN :names`` with one parameter, a list (an array on PostgreSQL, a
+    JSON text on SQLite): as an expanding ``IN``, SQLAlchemy renders and binds a ``?``
+    per name on every call, which took most of a claim among 1,000 sources."""
+    if dialect == "postgresql":
+        return sources.c.name == func.any(bindparam("names", type_=ARRAY(Text)))
+    values: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam("names", type_=Text))
+    )
+    return sources.c.name.in_(values.scalar_subquery())
+
+
+def _due(dialect: str) -> ColumnElement[bool]:
+    """Enabled, not leased (or the lease ran out) and due by ``:due_by``."""
+    return and_(
+        _named(dialect),
+        sources.c.disabled_reason.is_(None),
+        or_(sources.c.lease_until.is_(None), sources.c.lease_until < bindparam("now")),
+        or_(sources.c.next_check_at.is_(None), sources.c.next_check_at <= bindparam("due_by")),
+    )
+
+
+@lru_cache(maxsize=8)
+def _claim(dialect: str, limited: bool) -> Any:
+    """The claim's UPDATE, built once per dialect (building it cost more than running it)."""
+    due = _due(dialect)
+    if limited:
+        oldest = (
+            select(sources.c.id)
+            .where(due)
+            .order_by(sources.c.next_check_at)
+            .limit(bindparam("limit", type_=Integer))
+        )
+        due = chosen(dialect, sources, oldest)
+    return update(sources).where(due).values(lease_until=bindparam("until")).returning(*sources.c)
 
 
 # Built once: a poll records its outcome with one prebuilt statement (constructing
@@ -148,19 +203,22 @@ def record_fetch(
     first_run_done: bool | None = None,
 ) -> None:
     """A successful poll (200 or 304): clear errors, store validators and the next check."""
-    connection.execute(
+    execute_many(
+        connection,
         _RECORD_FETCH,
-        {
-            "source_id": source_id,
-            "now": now,
-            "http_status": http_status,
-            "next_check_at": next_check_at,
-            "etag": etag,
-            "last_modified": last_modified,
-            "url": url,
-            "title": title,
-            "first_run_done": first_run_done,
-        },
+        [
+            {
+                "source_id": source_id,
+                "now": now,
+                "http_status": http_status,
+                "next_check_at": next_check_at,
+                "etag": etag,
+                "last_modified": last_modified,
+                "url": url,
+                "title": title,
+                "first_run_done": first_run_done,
+            }
+        ],
     )
 
 
@@ -204,20 +262,29 @@ def unfinished(
     (default: ``now``) and are not polled yet."""
     if not names:
         return 0
+    dialect = connection.dialect.name
     return int(
         connection.execute(
-            select(func.count())
-            .select_from(sources)
-            .where(
-                sources.c.name.in_(names),
-                sources.c.disabled_reason.is_(None),
-                or_(
-                    sources.c.lease_until >= now,
-                    sources.c.next_check_at.is_(None),
-                    sources.c.next_check_at <= (due_by or now),
-                ),
-            )
+            _unfinished(dialect),
+            {"names": _names(dialect, names), "now": now, "due_by": due_by or now},
         ).scalar_one()
+    )
+
+
+@lru_cache(maxsize=4)
+def _unfinished(dialect: str) -> Any:
+    return (
+        select(func.count())
+        .select_from(sources)
+        .where(
+            _named(dialect),
+            sources.c.disabled_reason.is_(None),
+            or_(
+                sources.c.lease_until >= bindparam("now"),
+                sources.c.next_check_at.is_(None),
+                sources.c.next_check_at <= bindparam("due_by"),
+            ),
+        )
     )
 
 
