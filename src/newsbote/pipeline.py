@@ -30,7 +30,14 @@ from newsbote.parse import parse_feed
 from newsbote.render import RenderContext, Renderer
 from newsbote.route import route_item
 from newsbote.store import Store
-from newsbote.store.items import Recorded, load_content, load_known, record_items
+from newsbote.store.items import (
+    Prepared,
+    Recorded,
+    load_content,
+    load_known,
+    prepare_items,
+    write_items,
+)
 from newsbote.store.sources import SourceState, record_error, record_fetch
 from newsbote.types import (
     Decision,
@@ -125,16 +132,10 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         first_run_done=state.first_run_done,
         previous=previous,
     )
+    # the rows are built here, before the transaction: it holds SQLite's write lock
+    prepared = prepare_items(state.id, plans, now, ctx.in_store, feed.title or source.name)
     recorded = await ctx.store.run_grouped(
-        _record_success,
-        state.id,
-        plans,
-        now,
-        _next(ctx, source, now, fetched, feed),
-        fetched,
-        feed,
-        ctx.in_store,
-        source.name,
+        _record_success, prepared, _next(ctx, source, now, fetched, feed), fetched, feed
     )
     log.info(
         "poll source=%s status=%s entries=%d new=%d changed=%d queued=%d posted=%d",
@@ -262,20 +263,16 @@ def _next(
 
 def _record_success(
     connection: Connection,
-    source_id: int,
-    plans: Sequence[Plan],
-    now: datetime,
+    prepared: Prepared,
     next_at: datetime,
     fetched: Fetched,
     feed: ParsedFeed,
-    in_store: Mapping[str, PostsInStore],
-    source_name: str,
 ) -> Recorded:
-    recorded = record_items(connection, source_id, plans, now, in_store, feed.title or source_name)
+    recorded = write_items(connection, prepared)
     record_fetch(
         connection,
-        source_id,
-        now=now,
+        prepared.source_id,
+        now=prepared.now,
         next_check_at=next_at,
         http_status=fetched.status,
         etag=fetched.etag,

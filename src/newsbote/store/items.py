@@ -17,7 +17,7 @@ from newsbote.identify import Known
 from newsbote.outbox import NewPost, PostsInStore, idempotency_key
 from newsbote.store.bulk import bulk_insert
 from newsbote.store.schema import deliveries, events, items, sources
-from newsbote.types import Decision, DeliveryState, Outcome, Plan
+from newsbote.types import Decision, DeliveryState, Message, Outcome, Plan
 
 
 def insert_ignoring_conflicts(connection: Connection, table: Table) -> Any:
@@ -132,6 +132,70 @@ class Recorded:
     """Of the queued, those posted in the same transaction, per destination (the board)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A poll's rows, built before its transaction: they need nothing from the database,
+    so the transaction (on SQLite the one writer at a time) only numbers and writes them."""
+
+    source_id: int
+    now: datetime
+    plans: Sequence[Plan]
+    """Oldest first."""
+    new: Sequence[Plan]
+    item_rows: Sequence[dict[str, Any]]
+    """The new plans' items, without their ids."""
+    ledger: Sequence[_LedgerRow]
+    in_store: Mapping[str, PostsInStore]
+    source_title: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _LedgerRow:
+    key: str
+    """The item's key."""
+    message: Message
+    row: dict[str, Any]
+    """The ledger row but for its item id, version and (for a post in the store) receipt."""
+    poster: PostsInStore | None
+
+
+def prepare_items(
+    source_id: int,
+    plans: Sequence[Plan],
+    now: datetime,
+    in_store: Mapping[str, PostsInStore] | None = None,
+    source_title: str | None = None,
+) -> Prepared:
+    """The rows :func:`write_items` writes for these plans (see :func:`record_items`)."""
+    ordered = _oldest_first(list(plans))
+    new = [p for p in ordered if p.verdict.outcome is Outcome.NEW]
+    in_store = in_store or {}
+    ledger = [
+        _LedgerRow(
+            plan.verdict.item.key,
+            message,
+            _ledger_row(plan, message, source_id, now),
+            in_store.get(message.destination) if message.action in POSTED_NOW else None,
+        )
+        for plan in ordered
+        if plan.verdict.outcome is not Outcome.UNCHANGED
+        for message in plan.messages
+    ]
+    return Prepared(
+        source_id=source_id,
+        now=now,
+        plans=ordered,
+        new=new,
+        item_rows=[
+            {**_item_values(p, now), "source_id": source_id, "version": 1, "first_seen_at": now}
+            for p in new
+        ],
+        ledger=ledger,
+        in_store=in_store,
+        source_title=source_title,
+    )
+
+
 def record_items(
     connection: Connection,
     source_id: int,
@@ -146,14 +210,16 @@ def record_items(
     ``source_title`` as their source) and their ledger rows go in as ``sent``;
     everything else waits in the ledger as ``pending``.
     """
+    return write_items(connection, prepare_items(source_id, plans, now, in_store, source_title))
+
+
+def write_items(connection: Connection, prepared: Prepared) -> Recorded:
+    """:func:`record_items` with its rows built beforehand (outside the transaction)."""
+    source_id, now = prepared.source_id, prepared.now
     ids: dict[str, tuple[int, int]] = {}
-    plans = _oldest_first(list(plans))
-    new = [p for p in plans if p.verdict.outcome is Outcome.NEW]
+    new = prepared.new
     if new:
-        rows = [
-            {**_item_values(p, now), "source_id": source_id, "version": 1, "first_seen_at": now}
-            for p in new
-        ]
+        rows = [dict(row) for row in prepared.item_rows]  # a retry writes them again
         if connection.dialect.name == "sqlite":
             # This transaction is the one writer, so the new rows' ids are known: the
             # next after the largest (which SQLite would pick too). No query for them.
@@ -172,14 +238,12 @@ def record_items(
                 )
                 ids.update({row.key: (row.id, 1) for row in found})
     changed = 0
-    for plan in plans:
+    for plan in prepared.plans:
         if plan.verdict.outcome not in (Outcome.CHANGED, Outcome.RENAMED):
             continue
         ids[plan.verdict.item.key] = _update_item(connection, source_id, plan, now)
         changed += 1
-    queued, duplicates, posted = _enqueue(
-        connection, source_id, plans, ids, now, in_store or {}, source_title
-    )
+    queued, duplicates, posted = _enqueue(connection, prepared, ids)
     return Recorded(
         new_items=len(new),
         changed_items=changed,
@@ -243,65 +307,62 @@ POSTED_NOW = ("post", "reply")
 an edit waits for the runner, which has the post's receipt at hand."""
 
 
+def _ledger_row(plan: Plan, message: Message, source_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "destination": message.destination,
+        "dedupe_key": _dedupe_key(plan, source_id),
+        "action": message.action,
+        "state": DeliveryState.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "title": message.title,
+        "body": message.body,
+        "link": message.link,
+        "markup": message.markup.value,
+        "image": message.image,
+        "remote_id": None,
+        "remote_url": None,
+        "created_at": now,
+        "updated_at": now,
+        "sent_at": None,
+    }
+
+
 def _enqueue(
-    connection: Connection,
-    source_id: int,
-    plans: Sequence[Plan],
-    ids: dict[str, tuple[int, int]],
-    now: datetime,
-    in_store: Mapping[str, PostsInStore],
-    source_title: str | None,
+    connection: Connection, prepared: Prepared, ids: dict[str, tuple[int, int]]
 ) -> tuple[int, int, dict[str, int]]:
+    now = prepared.now
     wanted: list[dict[str, Any]] = []
     posts: dict[int, tuple[PostsInStore, NewPost]] = {}
-    for plan in plans:
-        if not plan.messages or plan.verdict.item.key not in ids:
+    for ledger in prepared.ledger:
+        if ledger.key not in ids:
             continue
-        item_id, version = ids[plan.verdict.item.key]
-        dedupe_key = _dedupe_key(plan, source_id)
-        for message in plan.messages:
-            row = {
-                "item_id": item_id,
-                "destination": message.destination,
-                "dedupe_key": dedupe_key,
-                "version": version,
-                "action": message.action,
-                "state": DeliveryState.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "title": message.title,
-                "body": message.body,
-                "link": message.link,
-                "markup": message.markup.value,
-                "image": message.image,
-                "remote_id": None,
-                "remote_url": None,
-                "created_at": now,
-                "updated_at": now,
-                "sent_at": None,
-            }
-            poster = in_store.get(message.destination)
-            if poster is not None and message.action in POSTED_NOW:
-                key = idempotency_key(message.destination, dedupe_key, version)
-                receipt = poster.receipt_for(key)
-                row.update(
-                    state=DeliveryState.SENT.value,
-                    attempts=1,
-                    remote_id=receipt.remote_id,
-                    remote_url=receipt.url,
-                    sent_at=now,
-                    # the post itself holds the body: a sent row's body is never read
-                    # again, and a second copy would double what a cold start writes
-                    body="",
-                )
-                posts[len(wanted)] = (poster, NewPost(key, item_id, message, source_title))
-            wanted.append(row)
+        item_id, version = ids[ledger.key]
+        row = {**ledger.row, "item_id": item_id, "version": version}
+        if ledger.poster is not None:
+            key = idempotency_key(row["destination"], row["dedupe_key"], version)
+            receipt = ledger.poster.receipt_for(key)
+            row.update(
+                state=DeliveryState.SENT.value,
+                attempts=1,
+                remote_id=receipt.remote_id,
+                remote_url=receipt.url,
+                sent_at=now,
+                # the post itself holds the body: a sent row's body is never read
+                # again, and a second copy would double what a cold start writes
+                body="",
+            )
+            posts[len(wanted)] = (
+                ledger.poster,
+                NewPost(key, item_id, ledger.message, prepared.source_title),
+            )
+        wanted.append(row)
     if not wanted:
         return 0, 0, {}
     if bulk_insert(connection, deliveries, wanted, ignore_conflicts=True) == len(wanted):
         conflicts: list[int] = []  # every row went in: no other item holds any of these slots
     else:
-        conflicts = _record_duplicates(connection, source_id, wanted, now)
+        conflicts = _record_duplicates(connection, prepared.source_id, wanted, now)
     return len(wanted) - len(conflicts), len(conflicts), _post(connection, posts, conflicts, now)
 
 
