@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, PackageLoader, TemplateError, select_autoescape
+from jinja2.runtime import new_context
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup as SafeHTML
 
@@ -57,6 +58,7 @@ class Renderer:
             "trim_blocks": False,
         }
         self._compiled: dict[tuple[str | None, str], Any] = {}
+        self._globals: dict[int, dict[str, Any]] = {}
         self._builtin = SandboxedEnvironment(
             loader=PackageLoader("newsbote", "render/templates"), **options
         )
@@ -75,6 +77,21 @@ class Renderer:
         if cached is None:
             cached = self._compiled[(template, language)] = self._load(template, language)
         return cached
+
+    def _context(self, compiled: Any, variables: dict[str, Any]) -> Any:
+        """What ``compiled.new_context(variables)`` makes, without walking the template's
+        globals (a ChainMap, slow to copy) again on every render: copied once here."""
+        plain = self._globals.get(id(compiled))
+        if plain is None:  # compiled templates are kept for good: their ids stay theirs
+            plain = self._globals[id(compiled)] = dict(compiled.globals)
+        return new_context(
+            compiled.environment,
+            compiled.name,
+            compiled.blocks,
+            {**plain, **variables},
+            True,
+            plain,
+        )
 
     def _load(self, template: str | None, language: str) -> Any:
         name = self.template_name(template, language)
@@ -138,7 +155,7 @@ class Renderer:
         }
         name = self.template_name(template, context.language)
         try:
-            ctx = compiled.new_context(variables)
+            ctx = self._context(compiled, variables)
             title = "".join(compiled.blocks["title"](ctx)).strip()
             body = "".join(compiled.blocks["body"](ctx)).strip()
         except KeyError as exc:

@@ -127,7 +127,14 @@ def claim_due(
 
 
 def _names(dialect: str, names: Sequence[str]) -> object:
-    return list(names) if dialect == "postgresql" else json.dumps(list(names))
+    return list(names) if dialect == "postgresql" else _json_names(tuple(names))
+
+
+@lru_cache(maxsize=4)
+def _json_names(names: tuple[str, ...]) -> str:
+    """The names as SQLite's ``json_each`` reads them; a service claims among the same
+    names all day, so they are encoded once."""
+    return json.dumps(names)
 
 
 def _named(dialect: str) -> ColumnElement[bool]:
