@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 
-from newsbote.enrich.sanitize import is_tracking_pixel, sanitize_html
+from newsbote.enrich.sanitize import is_tracking_pixel, raw_text, sanitize_html
 from newsbote.parse import parse_feed
 from newsbote.types import Entry
 
@@ -79,3 +79,20 @@ def test_with_safe_html_is_replace_with_those_fields() -> None:
         sanitized=True,
     )
     assert [f.name for f in fields(Entry)][-1] == "sanitized"  # positional construction
+
+
+def test_the_visible_text_skips_what_browsers_do_not_show_in_any_letter_case() -> None:
+    hidden = {
+        "script": "x=1",
+        "STYLE": "p{}",
+        "NoScript": "bitte JS",
+        "template": "t",
+        "iFrame": "f",
+        "Object": "o",
+        "EMBED": "e",
+        "svg": "s",
+        "MaTh": "m",
+    }
+    html = "".join(f"<{tag}>{text}</{tag}>" for tag, text in hidden.items())
+    text = raw_text(f"<p><strong>Stark</strong> und <span>sichtbar</span></p>{html}<p>Ende</p>")
+    assert text == "Stark und sichtbar Ende"

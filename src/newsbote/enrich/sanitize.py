@@ -55,8 +55,11 @@ _TAG = re.compile(r"<[^>]*>")
 _INVISIBLE = re.compile(
     r"<(script|style|noscript|template|iframe|object|embed|svg|math)\b.*?</\1\s*>", re.I | re.S
 )
+# A quick test for where _INVISIBLE may match. Three letters of each name (four for
+# math), so that <strong>, in most articles, does not send it looking (about 5 µs each).
 _MAYBE_INVISIBLE = re.compile(
-    r"<(?:[sS][cCtTvV]|[nN][oO][sS]|[tT][eE][mM]|[iI][fF]|[oO][bB]|[eE][mM][bB]|[mM][aA][tT])"
+    r"<(?:[sS](?:[cC][rR]|[tT][yY]|[vV][gG])|[nN][oO][sS]|[tT][eE][mM]|[iI][fF][rR]"
+    r"|[oO][bB][jJ]|[eE][mM][bB]|[mM][aA][tT][hH])"
 )
 # A URL attribute that needs percent-encoding: non-ASCII, whitespace, <, > or a bare &
 # (it starts at the literal '="' so that the search can skip ahead).
