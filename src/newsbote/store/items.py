@@ -139,11 +139,11 @@ class Prepared:
 
     source_id: int
     now: datetime
-    plans: Sequence[Plan]
-    """Oldest first."""
-    new: Sequence[Plan]
+    new_keys: Sequence[str]
     item_rows: Sequence[dict[str, Any]]
-    """The new plans' items, without their ids."""
+    """The new items' rows (keyed as ``new_keys``, oldest first), without their ids."""
+    changed: Sequence[Plan]
+    """Changed and renamed items: their rows need the stored version."""
     ledger: Sequence[_LedgerRow]
     in_store: Mapping[str, PostsInStore]
     source_title: str | None
@@ -184,8 +184,8 @@ def prepare_items(
     return Prepared(
         source_id=source_id,
         now=now,
-        plans=ordered,
-        new=new,
+        new_keys=[p.verdict.item.key for p in new],
+        changed=[p for p in ordered if p.verdict.outcome in (Outcome.CHANGED, Outcome.RENAMED)],
         item_rows=[
             {**_item_values(p, now), "source_id": source_id, "version": 1, "first_seen_at": now}
             for p in new
@@ -217,36 +217,31 @@ def write_items(connection: Connection, prepared: Prepared) -> Recorded:
     """:func:`record_items` with its rows built beforehand (outside the transaction)."""
     source_id, now = prepared.source_id, prepared.now
     ids: dict[str, tuple[int, int]] = {}
-    new = prepared.new
-    if new:
+    keys = prepared.new_keys
+    if keys:
         rows = [dict(row) for row in prepared.item_rows]  # a retry writes them again
         if connection.dialect.name == "sqlite":
             # This transaction is the one writer, so the new rows' ids are known: the
             # next after the largest (which SQLite would pick too). No query for them.
             first = int(connection.exec_driver_sql("SELECT max(id) FROM items").scalar() or 0) + 1
-            for offset, (plan, row) in enumerate(zip(new, rows, strict=True)):
+            for offset, (key, row) in enumerate(zip(keys, rows, strict=True)):
                 row["id"] = first + offset
-                ids[plan.verdict.item.key] = (first + offset, 1)
+                ids[key] = (first + offset, 1)
             bulk_insert(connection, items, rows)
         else:
             # a plain executemany (no RETURNING) is the fast path on both drivers
             bulk_insert(connection, items, rows)
-            keys = [p.verdict.item.key for p in new]
             for start in range(0, len(keys), 500):
                 found = connection.execute(
                     _IDS, {"source_id": source_id, "keys": keys[start : start + 500]}
                 )
                 ids.update({row.key: (row.id, 1) for row in found})
-    changed = 0
-    for plan in prepared.plans:
-        if plan.verdict.outcome not in (Outcome.CHANGED, Outcome.RENAMED):
-            continue
+    for plan in prepared.changed:
         ids[plan.verdict.item.key] = _update_item(connection, source_id, plan, now)
-        changed += 1
     queued, duplicates, posted = _enqueue(connection, prepared, ids)
     return Recorded(
-        new_items=len(new),
-        changed_items=changed,
+        new_items=len(keys),
+        changed_items=len(prepared.changed),
         queued=queued,
         duplicates=duplicates,
         posted=posted,

@@ -257,8 +257,10 @@ def record_error(
 def make_due(connection: Connection, names: Sequence[str], now: datetime) -> None:
     """Make these sources due now (a forced poll, which helper processes share)."""
     if names:
+        dialect = connection.dialect.name
         connection.execute(
-            update(sources).where(sources.c.name.in_(names)).values(next_check_at=now)
+            update(sources).where(_named(dialect)).values(next_check_at=bindparam("now")),
+            {"names": _names(dialect, names), "now": now},
         )
 
 

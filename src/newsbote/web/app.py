@@ -77,7 +77,7 @@ def create_app(config: Config, store: Store) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def board(request: Request, page: int = 1) -> Response:
         size = config.web.page_size
-        posts, total = await store.run(list_posts, board_name, max(page, 1), size)
+        posts, total = await store.read(list_posts, board_name, max(page, 1), size)
         pages = max(1, math.ceil(total / size))
         if page < 1 or page > pages:
             raise HTTPException(404)
@@ -89,7 +89,7 @@ def create_app(config: Config, store: Store) -> FastAPI:
 
     @app.get("/t/{post_id}", response_class=HTMLResponse, include_in_schema=False)
     async def thread(request: Request, post_id: int) -> Response:
-        post = await store.run(get_post, post_id)
+        post = await store.read(get_post, post_id)
         if post is None:
             return templates.TemplateResponse(request, "missing.html", common, status_code=404)
         return templates.TemplateResponse(request, "thread.html", {**common, "post": post})
@@ -97,7 +97,7 @@ def create_app(config: Config, store: Store) -> FastAPI:
     @app.get("/p/{key}", include_in_schema=False)
     async def post_by_key(request: Request, key: str) -> Response:
         """A post by its ledger key, the remote URL its delivery recorded."""
-        post_id = await store.run(post_id_by_key, key)
+        post_id = await store.read(post_id_by_key, key)
         if post_id is None:
             return templates.TemplateResponse(request, "missing.html", common, status_code=404)
         return RedirectResponse(f"/t/{post_id}", status_code=303)
@@ -105,7 +105,7 @@ def create_app(config: Config, store: Store) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         try:
-            await store.run(lambda connection: connection.execute(text("SELECT 1")))
+            await store.read(lambda connection: connection.execute(text("SELECT 1")))
         except Exception as exc:
             return JSONResponse({"status": "error", "error": type(exc).__name__}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
