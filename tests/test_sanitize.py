@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 
+import pytest
+
 from newsbote.enrich.sanitize import is_tracking_pixel, raw_text, sanitize_html
 from newsbote.parse import parse_feed
 from newsbote.types import Entry
@@ -42,6 +44,14 @@ def test_tracking_pixels_and_empty_elements_are_removed() -> None:
         None,
     )
     assert out == '<p>Text</p><img src="https://e.org/photo.jpg" width="640">'
+
+
+@pytest.mark.parametrize(
+    "empty", ["<p></p>", "<p> </p>", "<p>&nbsp;</p>", "<p>\n\t</p>", "<p><br></p>", "<ul> </ul>"]
+)
+def test_an_empty_element_goes_with_only_whitespace_in_it(empty: str) -> None:
+    """Also where nothing else in the fragment has a closing tag right after an opening one."""
+    assert sanitize_html(f"<p>Text</p>{empty}<p>Mehr</p>", None) == "<p>Text</p><p>Mehr</p>"
 
 
 def test_tracker_hosts_and_sizes() -> None:

@@ -128,11 +128,10 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
         cleaned = _URL_ATTRIBUTE.sub(_encode_url_attribute, cleaned)
     if "<img" in cleaned:
         cleaned = _IMG_TAG.sub(_drop_tracking_pixel, cleaned)
-    if "></" in cleaned:
-        for _ in range(3):  # nested empties: <p><strong></strong></p>
-            cleaned, count = _EMPTY.subn("", cleaned)
-            if not count:
-                break
+    for _ in range(3):  # nested empties: <p><strong></strong></p>
+        cleaned, count = _EMPTY.subn("", cleaned)
+        if not count:
+            break
     return cleaned.strip()
 
 
