@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import platform
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -13,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection
 
+import newsbote.store as store_module
 from newsbote.store import Store, open_store
 from newsbote.store.engine import Checkpointer, WriteLock
 from newsbote.store.schema import events
@@ -179,3 +183,66 @@ async def test_a_read_neither_waits_for_a_writer_nor_takes_the_write_lock(
         writer.close()
         other.close()
         store.close()
+
+
+ARENA_PROBE = """
+import ctypes, ctypes.util, sys, threading
+from newsbote.store.engine import limit_malloc_arenas
+limited = limit_malloc_arenas(2) if sys.argv[1] == "limit" else False
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+started, done = threading.Barrier(9), threading.Event()
+def work():
+    kept = [bytearray(65536) for _ in range(20)]  # from the thread's arena, not mmap
+    started.wait()
+    done.wait()
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads:
+    thread.start()
+started.wait()
+report = libc.fopen(sys.argv[2].encode(), b"w")
+libc.malloc_info(0, report)
+libc.fclose(report)
+done.set()
+for thread in threads:
+    thread.join()
+print(limited, open(sys.argv[2]).read().count("<heap nr="))
+"""
+
+
+def _arenas(tmp_path: Path, mode: str, **environment: str) -> tuple[str, int]:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"} | environment
+    done = subprocess.run(
+        [sys.executable, "-c", ARENA_PROBE, mode, str(tmp_path / f"{mode}.xml")],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    limited, heaps = done.stdout.split()
+    return limited, int(heaps)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are glibc's")
+def test_the_store_threads_share_two_malloc_arenas(tmp_path: Path) -> None:
+    """Eight threads that allocate get eight arenas of their own, unless limited."""
+    assert _arenas(tmp_path, "free") == ("False", 9)  # the main thread's and eight more
+    assert _arenas(tmp_path, "limit") == ("True", 2)
+    # an operator's MALLOC_ARENA_MAX wins
+    assert _arenas(tmp_path, "limit", MALLOC_ARENA_MAX="4") == ("False", 4)
+
+
+def test_a_postgresql_store_limits_the_arenas_and_sqlite_leaves_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def limit() -> bool:
+        calls.append(1)
+        return True
+
+    monkeypatch.setattr(store_module, "limit_malloc_arenas", limit)
+    open_store(f"sqlite:///{tmp_path / 'newsbote.db'}").close()
+    assert calls == []
+    Store("postgresql://nobody@127.0.0.1:1/none").close()  # connects only when used
+    assert calls == [1]

@@ -28,6 +28,7 @@ from newsbote.store.engine import (
     Checkpointer,
     WriteLock,
     is_current,
+    limit_malloc_arenas,
     make_engine,
     migrate,
     sqlite_path,
@@ -50,6 +51,8 @@ class Store:
             raise StorageError(f"cannot open store {mask_url(url)}: {exc}") from exc
         if self._checkpointer is not None:
             self._checkpointer.start()
+        if not self.is_sqlite:
+            limit_malloc_arenas()  # before the store's threads exist
         workers = 1 if self.is_sqlite else 8
         self._executor = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="newsbote-store"

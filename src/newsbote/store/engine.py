@@ -56,6 +56,33 @@ def make_engine(url: str, *, checkpointer: Checkpointer | None = None) -> Engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Let the threads created from now on share ``arenas`` glibc malloc arenas.
+
+    glibc gives each thread that allocates its own arena (up to 8 per core), and an
+    arena keeps what it once held. The PostgreSQL store's eight threads each build a
+    group's rows, so at 10,000 sources their arenas held about 20 MB more than two
+    would (peak RSS 182 → 162 MB, at the same speed: the threads mostly wait for the
+    database, and Python code runs one thread at a time anyway). A
+    ``MALLOC_ARENA_MAX`` in the environment wins; elsewhere than glibc this does nothing.
+    Returns whether the limit was set.
+    """
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt and mallopt(M_ARENA_MAX, arenas) == 1)
+
+
 class WriteLock:
     """One writer at a time across the processes sharing a SQLite file, woken at once.
 
