@@ -134,6 +134,7 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
     )
     # the rows are built here, before the transaction: it holds SQLite's write lock
     prepared = prepare_items(state.id, plans, now, ctx.in_store, feed.title or source.name)
+    del verdicts, plans, previous  # while this poll waits for the store, only its rows stay
     recorded = await ctx.store.run_grouped(
         _record_success, prepared, _next(ctx, source, now, fetched, feed), fetched, feed
     )
