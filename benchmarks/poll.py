@@ -102,6 +102,7 @@ async def main(feeds: int, processes: int, store_url: str | None) -> None:
             f"baseline RSS {peak_rss_mb():.1f} MB"
         )
         async with Service(loaded, store, processes=processes) as service:
+            await service.ready()  # the helpers' start is not the pipeline's (service.py times it)
             await cycle(service, store, "cold", feeds)
             await cycle(service, store, "unchanged", feeds)
             request = urllib.request.Request(

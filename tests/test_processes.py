@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ async def test_a_forced_poll_is_shared_with_the_helper_and_posts_each_article_on
     loaded = load(_config(feed_server, store_url, tmp_path))
     async with Service(loaded, store, processes=2) as service:
         (helper,) = service.helper_pids
+        await service.ready()
         reports = await service.poll_due(force=True)
         # the helper polled some: this process's reports are fewer than the sources,
         # yet every source was fetched once and is on the board once
@@ -66,6 +68,7 @@ async def test_a_helper_stops_when_the_services_pipe_closes(
 ) -> None:
     helpers = Helpers(_config(feed_server, store_url, tmp_path), 1)
     await helpers.start()
+    await helpers.ready()
     assert helpers.alive == 1
     process = helpers._processes[0]
     assert process.stdin is not None
@@ -79,6 +82,37 @@ async def test_a_helper_that_cannot_start_is_a_clear_error(tmp_path: Path) -> No
     broken = tmp_path / "newsbote.toml"
     broken.write_text("store = 42\n")
     helpers = Helpers(broken, 1)
+    await helpers.start()
     with pytest.raises(NewsboteError, match=r"helper process \d+ \(\[service\] processes\)"):
-        await helpers.start()
+        await helpers.ready()
     assert helpers.alive == 0
+
+
+async def test_the_service_polls_while_its_helper_starts_and_shares_once_it_is_ready(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    loaded = load(_config(feed_server, store_url, tmp_path))
+    async with Service(loaded, store, processes=2) as service:
+        polling = asyncio.create_task(service.poll_due(force=True))
+        await service.ready()  # the helper imports and reads the config: a few 100 ms
+        fetched_before = len(feed_server.requests)
+        reports = await polling
+    assert fetched_before > 0
+    assert len(reports) < SOURCES  # the helper joined in
+    assert all(len(feed_server.hits(f"/f{n}.xml")) == 1 for n in range(SOURCES))
+    assert sorted(board_titles(store)) == sorted(f"Artikel {n}" for n in range(SOURCES))
+
+
+async def test_a_service_whose_helper_cannot_start_stops_with_a_clear_error(
+    feed_server: FeedServer,
+    store: Store,
+    store_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loaded = load(_config(feed_server, store_url, tmp_path))
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the helper exits at once
+    with pytest.raises(NewsboteError, match=r"helper process \d+ \(\[service\] processes\)"):
+        async with Service(loaded, store, processes=2) as service:
+            await asyncio.wait_for(service.run_forever(), 30)
+    assert not any(row.lease_until for row in store.call(source_rows))  # none left leased

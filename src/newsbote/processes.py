@@ -36,9 +36,12 @@ class Helpers:
         self.config_path = config_path
         self.count = count
         self._processes: list[asyncio.subprocess.Process] = []
+        self._ready: set[int] = set()
+        """The helpers that said they poll (and handle SIGUSR1: before, it would kill them)."""
 
-    async def start(self, timeout: float = 60.0) -> None:
-        """Start the helpers and wait until each polls; a clear error if one does not."""
+    async def start(self) -> None:
+        """Start the helpers. They take a moment to import and read the config: the
+        service polls meanwhile, and :meth:`ready` waits for them."""
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
         for _ in range(self.count):
             self._processes.append(
@@ -56,6 +59,10 @@ class Helpers:
                     stdout=asyncio.subprocess.PIPE,
                 )
             )
+
+    async def ready(self, timeout: float = 60.0) -> None:
+        """Wait until each helper polls; a clear error (and the helpers stopped) if one
+        does not."""
         for process in self._processes:
             assert process.stdout is not None
             try:
@@ -68,6 +75,7 @@ class Helpers:
                     f"helper process {process.pid} ([service] processes) did not start "
                     f"(exit code {process.returncode}); its log is above"
                 )
+            self._ready.add(process.pid)
         log.info("%d helper process(es) polling beside this one", self.count)
 
     @property
@@ -79,9 +87,9 @@ class Helpers:
         return sum(1 for p in self._processes if p.returncode is None)
 
     def wake(self) -> None:
-        """Have the helpers look for due sources now, not at their next tick."""
+        """Have the ready helpers look for due sources now, not at their next tick."""
         for process in self._processes:
-            if process.returncode is None:
+            if process.returncode is None and process.pid in self._ready:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGUSR1)
 
@@ -99,6 +107,7 @@ class Helpers:
                     process.kill()
                 await process.wait()
         self._processes = []
+        self._ready.clear()
 
 
 def serve_as_helper(

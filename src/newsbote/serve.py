@@ -71,17 +71,24 @@ async def serve(
     sock = listen(web.host, web.port, "the web server ([web] port)") if enabled else None
     processes = loaded.config.service.processes if web_app else 1
     async with Service(loaded, store, processes=processes, polls_when_woken=helper) as service:
-        tasks = [service.run_forever(poll=poll)]
-        server = None
-        if sock is not None:
-            server = web_server(loaded, store)
-            tasks.append(server.serve(sockets=[sock]))
+        server = web_server(loaded, store) if sock is not None else None
 
         def stop() -> None:
             log.info("stopping: finishing polls and deliveries in flight")
             service.stop()
             if server is not None:
                 server.should_exit = True
+
+        async def run_service() -> None:
+            try:
+                await service.run_forever(poll=poll)
+            finally:  # however the service ended (a helper that could not start), so does the web
+                if server is not None:
+                    server.should_exit = True
+
+        tasks = [run_service()]
+        if server is not None and sock is not None:
+            tasks.append(server.serve(sockets=[sock]))
 
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -91,4 +98,6 @@ async def serve(
             serve_as_helper(loop, stop, service.wake)
         if on_ready:
             log.info(on_ready)
-        await asyncio.gather(*tasks)
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, BaseException):  # once the web server stopped, too
+                raise result

@@ -17,6 +17,7 @@ from newsbote.config import LoadedConfig, SourceConfig
 from newsbote.deliver import DeliverContext, Destination, destination_kinds
 from newsbote.deliver.base import InStoreDestination
 from newsbote.deliver.runner import deliver_due
+from newsbote.errors import NewsboteError
 from newsbote.fetch import Fetcher
 from newsbote.pipeline import Context, PollReport, poll_source, record_crash
 from newsbote.processes import Helpers
@@ -34,6 +35,8 @@ from newsbote.store.sources import (
 log = logging.getLogger("newsbote.worker")
 
 SOURCE_LEASE = 300.0
+STOP_GRACE = 10.0
+"""Seconds a stopping service waits for its polls in flight before it cancels them."""
 GC_THRESHOLD = (20_000, 20, 50)
 """The cyclic collector's thresholds while a service runs (Python's default: 700, 10, 10)."""
 TICK = 1.0
@@ -87,10 +90,15 @@ class Service:
         self._schedule = asyncio.Event()
         self._polls: set[asyncio.Task[None]] = set()
         self._busy = 0
+        self._idle = asyncio.Event()
+        """Set while no poll runs."""
+        self._idle.set()
         self._gc_threshold = gc.get_threshold()
         self._woken = not polls_when_woken
         """A helper polls once the service woke it: it polls what the service made due."""
         self._helpers = Helpers(loaded.path, processes - 1) if processes > 1 else None
+        self._joining: asyncio.Task[None] | None = None
+        """The helpers' start, awaited beside this process's first polls."""
         self._queue: asyncio.Queue[tuple[SourceConfig, SourceState]] = asyncio.Queue()
 
     def stop(self) -> None:
@@ -117,7 +125,9 @@ class Service:
         # the cyclic collector need not walk it again on every full collection.
         gc.freeze()
         if self._helpers is not None:
+            # they take a moment to import and read the config: this process polls meanwhile
             await self._helpers.start()
+            self._joining = asyncio.create_task(self._join(self._helpers))
         # A poll allocates thousands of short-lived, acyclic objects (freed by their
         # reference counts); collecting every 700 allocations walked them for nothing:
         # 0.3 s of a cold start of 1,000 feeds, 0.05 s with this (peak RSS unchanged).
@@ -125,8 +135,28 @@ class Service:
         gc.set_threshold(*GC_THRESHOLD)
         return self
 
+    async def _join(self, helpers: Helpers) -> None:
+        """Let the helpers poll once they are ready; if one cannot start, stop the service
+        (:meth:`run_forever` and leaving the service raise the error)."""
+        try:
+            await helpers.ready()
+        except NewsboteError:
+            self.stop()
+            raise
+        helpers.wake()  # what this process made due meanwhile, they share from now on
+
+    async def ready(self) -> None:
+        """Wait until the helper processes poll (at once without helpers); raises
+        :class:`NewsboteError` if one cannot start."""
+        if self._joining is not None:
+            await asyncio.shield(self._joining)
+
     async def __aexit__(self, *exc: object) -> None:
         gc.set_threshold(*self._gc_threshold)
+        joining = self._joining
+        if joining is not None and not joining.done():
+            joining.cancel()
+            await asyncio.gather(joining, return_exceptions=True)
         if self._helpers is not None:
             await self._helpers.stop()
         queued: list[int] = []
@@ -134,12 +164,19 @@ class Service:
             queued.append(self._queue.get_nowait()[1].id)
         if queued:  # leased but never started: free them for the next start or another worker
             await self.store.run(release, queued)
+        # the polls in flight end (a cancelled one would keep its source leased for minutes)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), STOP_GRACE)
         for task in list(self._polls):
             task.cancel()
         await asyncio.gather(*self._polls, return_exceptions=True)
         await self.fetcher.close()
         for destination in self.destinations.values():
             await destination.close()
+        if joining is not None and joining.done() and not joining.cancelled():
+            failure = joining.exception()  # retrieved either way
+            if failure is not None and exc[0] is None:
+                raise failure
 
     async def poll_due(self, *, force: bool = False) -> list[PollReport]:
         """Poll every due source once (with ``force``: every enabled one), ``concurrency``
@@ -200,6 +237,7 @@ class Service:
 
     async def _poll(self, source: SourceConfig, state: SourceState) -> PollReport:
         self._busy += 1
+        self._idle.clear()
         try:
             report = await poll_source(self.context, source, state)
         except Exception:
@@ -211,6 +249,8 @@ class Service:
                 report = PollReport(source.name, "crashed", error="internal error, see the log")
         finally:
             self._busy -= 1
+            if not self._busy:
+                self._idle.set()
         metrics.count_poll(report.status)
         recorded = report.recorded
         if recorded is not None:
@@ -258,6 +298,8 @@ class Service:
             self._loop(self._schedule_round, self._schedule),
             self._loop(self._deliver_round, self._work),
         )
+        if self._joining is not None and self._joining.done() and not self._joining.cancelled():
+            self._joining.result()  # a helper that could not start stopped the service
 
     async def _loop(self, round_: Callable[[], Awaitable[None]], wake: asyncio.Event) -> None:
         """Run ``round_`` every TICK, or sooner when ``wake`` is set (a poll queued posts)."""
