@@ -48,6 +48,9 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Seen] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        """The most requests the server was answering at once."""
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="feed-server", daemon=True)
@@ -85,6 +88,7 @@ class FeedServer:
     def reset(self) -> None:
         self.routes.clear()
         self.requests.clear()
+        self.in_flight = self.most_in_flight = 0
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -104,7 +108,12 @@ class FeedServer:
         if route is None:
             return web.Response(status=404, text="not found")
         if route.delay:
-            await asyncio.sleep(route.delay)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(route.delay)
+            finally:
+                self.in_flight -= 1
         headers = dict(route.headers)
         if route.status == 200 and route.conditional:
             etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import zlib
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
 import brotli
 import pytest
 
@@ -75,15 +80,59 @@ async def test_slow_response_times_out_and_oversized_body_is_refused(
             await fetcher.fetch(feed_server.url("/bomb.xml"), allow_private=True)
 
 
-async def test_gzip_and_brotli_bodies_are_decoded(feed_server: FeedServer) -> None:
+async def test_gzip_deflate_and_brotli_bodies_are_decoded(feed_server: FeedServer) -> None:
     body = rss([("g", "https://e.org/1", "Grüße")])
     feed_server.set("/gz.xml", body, gzip=True)
     feed_server.set("/br.xml", brotli.compress(body.encode()), headers={"Content-Encoding": "br"})
+    feed_server.set(
+        "/df.xml", zlib.compress(body.encode()), headers={"Content-Encoding": "deflate"}
+    )
+    raw = zlib.compressobj(wbits=-15)  # raw deflate, as some servers send it
+    feed_server.set(
+        "/raw.xml",
+        raw.compress(body.encode()) + raw.flush(),
+        headers={"Content-Encoding": "deflate"},
+    )
     async with Fetcher(SERVICE) as fetcher:
-        gz = await fetcher.fetch(feed_server.url("/gz.xml"), allow_private=True)
-        br = await fetcher.fetch(feed_server.url("/br.xml"), allow_private=True)
-    assert gz.body.decode() == body
-    assert br.body.decode() == body
+        for path in ("/gz.xml", "/br.xml", "/df.xml", "/raw.xml"):
+            fetched = await fetcher.fetch(feed_server.url(path), allow_private=True)
+            assert fetched.body.decode() == body, path
+
+
+async def test_cache_control_and_expires_give_the_max_age(feed_server: FeedServer) -> None:
+    body = rss([])
+    in_two_hours = format_datetime(datetime.now(UTC) + timedelta(hours=2), usegmt=True)
+    feed_server.set("/cc.xml", body, headers={"Cache-Control": "public, max-age=3600"})
+    feed_server.set("/expires.xml", body, headers={"Expires": in_two_hours})
+    feed_server.set(
+        "/both.xml", body, headers={"Cache-Control": "max-age=600", "Expires": in_two_hours}
+    )
+    feed_server.set(
+        "/no-cache.xml", body, headers={"Cache-Control": "no-cache", "Expires": in_two_hours}
+    )
+    feed_server.set("/bad.xml", body, headers={"Expires": "0", "Cache-Control": "max-age=soon"})
+    async with Fetcher(SERVICE) as fetcher:
+        ages = {
+            path: (await fetcher.fetch(feed_server.url(path), allow_private=True)).max_age
+            for path in ("/cc.xml", "/expires.xml", "/both.xml", "/no-cache.xml", "/bad.xml")
+        }
+    assert ages["/cc.xml"] == 3600
+    assert ages["/expires.xml"] is not None and 7000 < ages["/expires.xml"] <= 7200
+    assert ages["/both.xml"] == 600  # max-age wins over Expires, as in HTTP caching
+    assert ages["/no-cache.xml"] is None
+    assert not ages["/bad.xml"]  # "Expires: 0" means expired: nothing to lengthen
+
+
+async def test_requests_to_one_host_are_limited_to_per_host(feed_server: FeedServer) -> None:
+    for n in range(8):
+        feed_server.set(f"/slow{n}.xml", rss([]), delay=0.2)
+    service = ServiceConfig(timeout=5, max_bytes=200_000, per_host=2, concurrency=8)
+    async with Fetcher(service) as fetcher:
+        fetched = await asyncio.gather(
+            *(fetcher.fetch(feed_server.url(f"/slow{n}.xml"), allow_private=True) for n in range(8))
+        )
+    assert all(f.status == 200 for f in fetched)
+    assert feed_server.most_in_flight == 2
 
 
 @pytest.mark.parametrize(
