@@ -129,3 +129,37 @@ def test_unsanitized_entries_are_sanitized_before_storage_or_rendering() -> None
     )
     assert "<script" not in message.body and "onclick" not in message.body
     assert "Hi" in message.body
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "title.__class__.__mro__[1].__subclasses__()",
+        "bot.__init__.__globals__",
+        "cycler.__init__.__globals__.os.popen('id').read()",
+        "categories.__class__.__base__.__subclasses__()",
+    ],
+)
+def test_a_user_template_cannot_reach_python_internals(tmp_path: Path, expression: str) -> None:
+    """User templates run in Jinja's sandbox: the classic template injections fail with a
+    clear error naming the template, and nothing runs."""
+    from newsbote.config import BotConfig
+    from newsbote.errors import RenderError
+    from newsbote.identify import to_item
+    from newsbote.render import RenderContext, Renderer
+    from newsbote.types import Markup
+
+    (tmp_path / "evil.j2").write_text(
+        "{% block title %}{{ title }}{% endblock %}"
+        f"{{% block body %}}{{{{ {expression} }}}}{{% endblock %}}"
+    )
+    document = b'<rss version="2.0"><channel><title>t</title><item><guid>1</guid><title>x</title></item></channel></rss>'
+    item = to_item("s", parse_feed(document, "https://example.org/feed").entries[0])
+    with pytest.raises(RenderError, match=r"template 'evil.j2' for destination 'board': .*unsafe"):
+        Renderer(tmp_path).render(
+            item,
+            destination="board",
+            markup=Markup.HTML,
+            context=RenderContext(bot=BotConfig(), language="de", source_title="t"),
+            template="evil.j2",
+        )
