@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from newsbote.config import add_source, initial_config, load_config, remove_source
+from newsbote.config import (
+    NewSource,
+    add_source,
+    add_sources,
+    initial_config,
+    load_config,
+    remove_source,
+)
 from newsbote.errors import ConfigError
 
 VALID = """\
@@ -106,6 +113,27 @@ def test_environment_overrides_the_store(tmp_path: Path, monkeypatch: pytest.Mon
 def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
     loaded = load_config(write(tmp_path, 'store = "sqlite:///state/newsbote.db"\n' + VALID))
     assert loaded.config.store == f"sqlite:///{tmp_path / 'state' / 'newsbote.db'}"
+
+
+def test_many_sources_are_added_in_one_edit(tmp_path: Path) -> None:
+    path = write(tmp_path, "# Mein Kommentar\n" + VALID)
+    path.chmod(0o600)  # a config may hold tokens
+    before = path.stat().st_ino
+    urls = [f"https://blog.example.org/feed/{n}.xml" for n in range(200)]
+    new = [NewSource(url) for url in urls + urls[:3]]  # three repeats within the batch
+    new.append(NewSource("https://rss.golem.de/rss.php"))  # configured already
+    names = add_sources(path, new, skip_known=True)
+    assert len(names) == 200 == len(set(names))
+    assert names[:3] == ["blog.example.org", "blog.example.org-2", "blog.example.org-3"]
+    loaded = load_config(path)
+    assert [s.url for s in loaded.config.sources][-200:] == urls
+    assert path.read_text().startswith("# Mein Kommentar")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.stat().st_ino != before  # replaced whole, not rewritten in place
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert add_sources(path, [NewSource(urls[0])], skip_known=True) == []
+    with pytest.raises(ConfigError, match=r"already configured as 'blog\.example\.org'"):
+        add_sources(path, [NewSource(urls[0])])
 
 
 def test_add_and_remove_keep_comments(tmp_path: Path) -> None:

@@ -21,7 +21,9 @@ from rich.text import Text
 from newsbote import __version__, outbox
 from newsbote.config import (
     LoadedConfig,
+    NewSource,
     add_source,
+    add_sources,
     config_path,
     initial_config,
     load_config,
@@ -354,18 +356,12 @@ def import_opml(file: Path, config: ConfigOption = None) -> None:
     path = config_path(config)
     try:
         outlines = read_opml(file)
-        existing = {s.url for s in load_config(path).config.sources}
-        added = 0
-        for outline in outlines:
-            if outline.url in existing:
-                continue
-            add_source(path, outline.url)
-            existing.add(outline.url)
-            added += 1
+        load_config(path)  # a config that is broken already is not edited
+        added = add_sources(path, [NewSource(o.url) for o in outlines], skip_known=True)
         load_config(path)
     except NewsboteError as exc:
         raise _fail(exc) from None
-    console.print(f"imported {added} new source(s) of {len(outlines)} in {file}")
+    console.print(f"imported {len(added)} new source(s) of {len(outlines)} in {file}")
 
 
 @app.command("export-opml")

@@ -1,6 +1,6 @@
 """Configuration: schema, loading with precise errors, and comment-keeping edits."""
 
-from newsbote.config.edit import add_source, remove_source
+from newsbote.config.edit import NewSource, add_source, add_sources, remove_source
 from newsbote.config.load import LoadedConfig, config_path, load_config, mask_url, parse_config
 from newsbote.config.schema import (
     BotConfig,
@@ -22,11 +22,13 @@ __all__ = [
     "DestinationConfig",
     "FirstRun",
     "LoadedConfig",
+    "NewSource",
     "RouteConfig",
     "ServiceConfig",
     "SourceConfig",
     "WebConfig",
     "add_source",
+    "add_sources",
     "config_path",
     "initial_config",
     "load_config",

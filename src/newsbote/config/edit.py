@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -53,6 +57,16 @@ def name_for(url: str, taken: set[str]) -> str:
     return name
 
 
+@dataclass(frozen=True, slots=True)
+class NewSource:
+    """A source to add: its URL, and what else its ``[[sources]]`` block says."""
+
+    url: str
+    name: str | None = None
+    interval: str | None = None
+    first_run: int | str | None = None
+
+
 def add_source(
     path: Path,
     url: str,
@@ -62,29 +76,61 @@ def add_source(
     first_run: int | str | None = None,
 ) -> str:
     """Append a ``[[sources]]`` block for ``url``; return its name. Refuses duplicates."""
+    (chosen,) = add_sources(path, [NewSource(url, name, interval, first_run)])
+    return chosen
+
+
+def add_sources(path: Path, new: Sequence[NewSource], *, skip_known: bool = False) -> list[str]:
+    """Append a ``[[sources]]`` block for each, in one edit of the file; return their names.
+
+    A URL that is configured already (or comes twice) is refused, or with ``skip_known``
+    passed over. One parse and one write for all: an OPML file of 1,000 feeds is one edit,
+    not 1,000.
+    """
     import tomlkit
 
     document = _document(path)
     sources = _sources(document)
     taken = {str(t.get("name")) for t in sources}
-    for table in sources:
-        if str(table.get("url")) == url:
+    known = {str(t.get("url")): str(t.get("name")) for t in sources}
+    added: list[str] = []
+    for source in new:
+        if source.url in known:
+            if skip_known:
+                continue
             raise ConfigError(
-                f"source {url!r} is already configured as {table.get('name')!r}", file=str(path)
+                f"source {source.url!r} is already configured as {known[source.url]!r}",
+                file=str(path),
             )
-    if name is not None and name in taken:
-        raise ConfigError(f"a source named {name!r} exists already", file=str(path))
-    chosen = name or name_for(url, taken)
-    table = tomlkit.table()
-    table.add("name", chosen)
-    table.add("url", url)
-    if interval is not None:
-        table.add("interval", interval)
-    if first_run is not None:
-        table.add("first_run", first_run)
-    sources.append(table)
-    path.write_text(tomlkit.dumps(document), encoding="utf-8")
-    return chosen
+        if source.name is not None and source.name in taken:
+            raise ConfigError(f"a source named {source.name!r} exists already", file=str(path))
+        chosen = source.name or name_for(source.url, taken)
+        table = tomlkit.table()
+        table.add("name", chosen)
+        table.add("url", source.url)
+        if source.interval is not None:
+            table.add("interval", source.interval)
+        if source.first_run is not None:
+            table.add("first_run", source.first_run)
+        sources.append(table)
+        taken.add(chosen)
+        known[source.url] = chosen
+        added.append(chosen)
+    if added:
+        _write(path, tomlkit.dumps(document))
+    return added
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace the file at once (a crash leaves the old file or the new, never half of
+    one), keeping its permissions: a config file may hold tokens."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        shutil.copymode(path, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def remove_source(path: Path, url_or_name: str) -> str:
@@ -98,7 +144,7 @@ def remove_source(path: Path, url_or_name: str) -> str:
             name = str(table.get("name"))
             del sources[index]
             _drop_route_references(document, name)
-            path.write_text(tomlkit.dumps(document), encoding="utf-8")
+            _write(path, tomlkit.dumps(document))
             return name
     raise ConfigError(f"no source with URL or name {url_or_name!r}", file=str(path))
 
