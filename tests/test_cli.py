@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from newsbote.cli import app
+from newsbote.cli import _progress_bar, app
 from tests.servers import FeedServer, rss
 
 runner = CliRunner()
@@ -182,3 +184,16 @@ def test_operator_controls_the_ledger(
         )
     finally:
         store.close()
+
+
+def test_log_lines_go_above_a_progress_bar_and_back_after_it() -> None:
+    """While a bar shows, the log handler writes to the stderr Rich redirects above it;
+    afterwards it writes where it wrote before."""
+    handler = logging.StreamHandler(sys.__stderr__)
+    logging.getLogger().addHandler(handler)
+    try:
+        with _progress_bar("polling sources"):
+            assert handler.stream is sys.stderr
+        assert handler.stream is sys.__stderr__
+    finally:
+        logging.getLogger().removeHandler(handler)

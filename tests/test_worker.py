@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from newsbote import worker
+from newsbote.pipeline import PollReport
 from newsbote.store import Store
 from newsbote.store.queries import source_rows
 from newsbote.store.sources import claim_due, sync_sources
@@ -140,3 +141,35 @@ async def test_a_crashed_poll_frees_its_source_and_shows_the_error(
     assert row.lease_until is None and row.errors == 1
     assert row.last_error == "internal error, see the log"
     assert row.next_check_at > datetime.now(UTC)  # retried after a backoff, not at once
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.totals: list[int] = []
+        self.polled: list[str] = []
+
+    def start(self, total: int) -> None:
+        self.totals.append(total)
+
+    def advance(self, report: PollReport) -> None:
+        self.polled.append(report.source)
+
+
+async def test_a_cycle_tells_its_progress_how_many_sources_are_due_and_each_poll(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    for n in range(5):
+        feed_server.set(f"/p{n}.xml", rss([(f"g{n}", f"https://example.org/{n}", f"Artikel {n}")]))
+    sources = [
+        {"name": f"s{n}", "url": feed_server.url(f"/p{n}.xml"), "allow_private": True}
+        for n in range(5)
+    ]
+    loaded = load(write_config(tmp_path, store_url, sources, extra="[service]\nconcurrency = 2"))
+    first, again, forced = _Recorder(), _Recorder(), _Recorder()
+    async with Service(loaded, store) as service:
+        await service.run_once(progress=first)
+        await service.run_once(progress=again)  # nothing is due a second time
+        await service.run_once(force=True, progress=forced)
+    assert first.totals == [5] and sorted(first.polled) == [f"s{n}" for n in range(5)]
+    assert again.totals == [0] and again.polled == []
+    assert forced.totals == [5] and len(forced.polled) == 5

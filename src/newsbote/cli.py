@@ -6,6 +6,8 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -185,14 +187,7 @@ async def _check_sources(loaded: LoadedConfig) -> int:
     failures: list[str] = []
     results: list[tuple[str, str]] = []
     async with Fetcher(cfg.service) as fetcher:
-        with Progress(
-            TextColumn("fetching sources"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        with _progress_bar("fetching sources") as progress:
             task = progress.add_task("fetch", total=len(cfg.sources))
 
             async def one(source_name: str) -> None:
@@ -312,7 +307,50 @@ async def _drain(loaded: LoadedConfig, store: Store) -> int:
 
 async def _run_once(loaded: LoadedConfig, store: Store, force: bool) -> list[PollReport]:
     async with Service(loaded, store) as service:
-        return await service.run_once(force=force)
+        with _progress_bar("polling sources") as bar:
+            return await service.run_once(force=force, progress=_PollBar(bar))
+
+
+@contextmanager
+def _progress_bar(what: str) -> Iterator[Progress]:
+    """A bar for long work, on the terminal only and gone when the work is done; log
+    lines meanwhile print above it."""
+    with Progress(
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        # Rich shows the bar with sys.stderr redirected to print above it; the log
+        # handlers hold the stderr of before and would write through the bar
+        moved = [
+            handler
+            for handler in logging.getLogger().handlers
+            if type(handler) is logging.StreamHandler and handler.stream is sys.__stderr__
+        ]
+        for handler in moved:
+            handler.setStream(sys.stderr)
+        try:
+            yield bar
+        finally:
+            for handler in moved:
+                handler.setStream(sys.__stderr__)
+
+
+class _PollBar:
+    """A cycle's polls on a progress bar."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.task = bar.add_task("poll", total=None)
+
+    def start(self, total: int) -> None:
+        self.bar.update(self.task, total=total)
+
+    def advance(self, report: PollReport) -> None:
+        self.bar.advance(self.task)
 
 
 def _counts(counts: dict[str, int]) -> str:

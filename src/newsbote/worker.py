@@ -10,7 +10,7 @@ import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from newsbote import metrics
 from newsbote.config import LoadedConfig, SourceConfig
@@ -52,6 +52,16 @@ def build_destinations(loaded: LoadedConfig, store: Store) -> dict[str, Destinat
         d.name: kinds[d.kind](d.name, loaded.destination_options[d.name], context)
         for d in config.destinations
     }
+
+
+class PollProgress(Protocol):
+    """Hears how a cycle goes (``newsbote run --once`` shows a progress bar)."""
+
+    def start(self, total: int) -> None:
+        """``total`` sources are due."""
+
+    def advance(self, report: PollReport) -> None:
+        """One of them was polled here (with helper processes, others poll the rest)."""
 
 
 class Service:
@@ -178,9 +188,11 @@ class Service:
             if failure is not None and exc[0] is None:
                 raise failure
 
-    async def poll_due(self, *, force: bool = False) -> list[PollReport]:
+    async def poll_due(
+        self, *, force: bool = False, progress: PollProgress | None = None
+    ) -> list[PollReport]:
         """Poll every due source once (with ``force``: every enabled one), ``concurrency``
-        at a time, and wait for all of them.
+        at a time, and wait for all of them; ``progress`` hears how many and each poll.
 
         Sources are leased a chunk at a time, as pollers need them: a cycle of 10,000
         never holds (or reads back) 10,000 rows at once. With helper processes the
@@ -192,6 +204,8 @@ class Service:
         started = datetime.now(UTC)
         if force:
             await self.store.run(make_due, names, started)
+        if progress is not None:
+            progress.start(await self.store.read(unfinished, names, started))
         concurrency = self.config.service.concurrency
         # a claim reads every configured source's row: few claims for many sources, but
         # small ones beside helpers, so that no process holds work another could do
@@ -225,6 +239,8 @@ class Service:
                     continue
                 state = pending.popleft()
                 reports.append(await self._poll(enabled[state.name], state))
+                if progress is not None:
+                    progress.advance(reports[-1])
 
         while True:
             exhausted = False
@@ -276,8 +292,10 @@ class Service:
             if not outcomes:
                 return attempted
 
-    async def run_once(self, *, force: bool = False) -> list[PollReport]:
-        reports = await self.poll_due(force=force)
+    async def run_once(
+        self, *, force: bool = False, progress: PollProgress | None = None
+    ) -> list[PollReport]:
+        reports = await self.poll_due(force=force, progress=progress)
         await self.deliver_all()
         return reports
 
