@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,8 @@ from sqlalchemy import select
 
 from newsbote.store import Store
 from newsbote.store.schema import deliveries
-from tests.helpers import feed_config, load, run_once, write_config
+from newsbote.worker import Service
+from tests.helpers import feed_config, load, run_once, seed_deliveries, write_config
 from tests.servers import FeedServer, WebhookReceiver, rss
 
 SECRET = "geheim-und-lang"
@@ -191,3 +193,24 @@ async def test_a_broken_body_template_is_a_permanent_error_naming_the_line(
     error = store.call(lambda c: c.execute(select(deliveries.c.last_error)).scalar_one())
     assert "bad.json.j2" in error and "'titel' is undefined" in error
     assert receiver.received == []
+
+
+async def test_a_stop_waits_for_the_round_of_deliveries_in_flight_not_for_the_backlog(
+    feed_server: FeedServer, receiver: WebhookReceiver, store: Store, store_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NEWSBOTE_TEST_HOOK_SECRET", SECRET)
+    feed_server.set("/feed.xml", rss([]))
+    loaded = load(config(tmp_path, store_url, feed_server, receiver))
+    store.call(seed_deliveries, 1500, "hook", datetime.now(UTC) - timedelta(seconds=1))
+    receiver.delay = 0.02
+    async with Service(loaded, store) as service:
+        running = asyncio.create_task(service.run_forever(poll=False))
+        while not receiver.received:
+            await asyncio.sleep(0.01)
+        service.stop()
+        await asyncio.wait_for(running, 30)
+    left = states(store)
+    assert 0 < left.count("sent") <= 1000  # the round in flight (500 at most) finished
+    assert left.count("pending") >= 500  # the rest waits for the next start, not lost
+    assert set(left) == {"sent", "pending"}

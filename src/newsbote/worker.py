@@ -278,9 +278,11 @@ class Service:
         return report
 
     async def deliver_all(self) -> int:
-        """Deliver until nothing is due now; return how many deliveries were attempted."""
+        """Deliver until nothing is due now, or until the service stops (after the round
+        in flight: a backlog of thousands does not hold up a stop); return how many
+        deliveries were attempted."""
         attempted = 0
-        while True:
+        while not self._stop.is_set():
             outcomes = await deliver_due(
                 self.store, self.destinations, lease=self.config.service.delivery_lease
             )
@@ -290,7 +292,8 @@ class Service:
                 )
             attempted += len(outcomes)
             if not outcomes:
-                return attempted
+                break
+        return attempted
 
     async def run_once(
         self, *, force: bool = False, progress: PollProgress | None = None
