@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from newsbote import worker
+from newsbote.config import LoadedConfig
 from newsbote.pipeline import PollReport
 from newsbote.store import Store
 from newsbote.store.queries import source_rows
@@ -18,17 +19,22 @@ from tests.helpers import board_count, load, write_config
 from tests.servers import FeedServer, rss
 
 
-async def _run_until_five_posts(
-    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
-) -> None:
-    """Five sources, two pollers: run the service until all five are on the board, then stop."""
+def _five_sources(feed_server: FeedServer, store_url: str, tmp_path: Path) -> LoadedConfig:
+    """Five sources of one article each, polled by two pollers."""
     for n in range(5):
         feed_server.set(f"/f{n}.xml", rss([(f"g{n}", f"https://example.org/{n}", f"Artikel {n}")]))
     sources = [
         {"name": f"s{n}", "url": feed_server.url(f"/f{n}.xml"), "allow_private": True}
         for n in range(5)
     ]
-    loaded = load(write_config(tmp_path, store_url, sources, extra="[service]\nconcurrency = 2"))
+    return load(write_config(tmp_path, store_url, sources, extra="[service]\nconcurrency = 2"))
+
+
+async def _run_until_five_posts(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    """Five sources, two pollers: run the service until all five are on the board, then stop."""
+    loaded = _five_sources(feed_server, store_url, tmp_path)
     async with Service(loaded, store) as service:
         running = asyncio.create_task(service.run_forever())
         for _ in range(200):
@@ -158,13 +164,7 @@ class _Recorder:
 async def test_a_cycle_tells_its_progress_how_many_sources_are_due_and_each_poll(
     feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
 ) -> None:
-    for n in range(5):
-        feed_server.set(f"/p{n}.xml", rss([(f"g{n}", f"https://example.org/{n}", f"Artikel {n}")]))
-    sources = [
-        {"name": f"s{n}", "url": feed_server.url(f"/p{n}.xml"), "allow_private": True}
-        for n in range(5)
-    ]
-    loaded = load(write_config(tmp_path, store_url, sources, extra="[service]\nconcurrency = 2"))
+    loaded = _five_sources(feed_server, store_url, tmp_path)
     first, again, forced = _Recorder(), _Recorder(), _Recorder()
     async with Service(loaded, store) as service:
         await service.run_once(progress=first)
