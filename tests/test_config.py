@@ -132,6 +132,10 @@ def test_many_sources_are_added_in_one_edit(tmp_path: Path) -> None:
     assert path.stat().st_ino != before  # replaced whole, not rewritten in place
     assert not list(tmp_path.glob(".*.tmp"))
     assert add_sources(path, [NewSource(urls[0])], skip_known=True) == []
+    link = tmp_path / "linked.toml"
+    link.symlink_to(path)  # a config kept elsewhere: the file it points to is edited
+    add_sources(link, [NewSource("https://example.net/feed")])
+    assert link.is_symlink() and "https://example.net/feed" in path.read_text()
     with pytest.raises(ConfigError, match=r"already configured as 'blog\.example\.org'"):
         add_sources(path, [NewSource(urls[0])])
 

@@ -17,7 +17,6 @@ from newsbote.config import LoadedConfig, SourceConfig
 from newsbote.deliver import DeliverContext, Destination, destination_kinds
 from newsbote.deliver.base import InStoreDestination
 from newsbote.deliver.runner import deliver_due
-from newsbote.errors import NewsboteError
 from newsbote.fetch import Fetcher
 from newsbote.pipeline import Context, PollReport, poll_source, record_crash
 from newsbote.processes import Helpers
@@ -150,14 +149,14 @@ class Service:
         (:meth:`run_forever` and leaving the service raise the error)."""
         try:
             await helpers.ready()
-        except NewsboteError:
+        except Exception:  # NewsboteError naming the helper; anything else is a bug
             self.stop()
             raise
         helpers.wake()  # what this process made due meanwhile, they share from now on
 
     async def ready(self) -> None:
         """Wait until the helper processes poll (at once without helpers); raises
-        :class:`NewsboteError` if one cannot start."""
+        :class:`~newsbote.errors.NewsboteError` if one cannot start."""
         if self._joining is not None:
             await asyncio.shield(self._joining)
 

@@ -123,12 +123,14 @@ def add_sources(path: Path, new: Sequence[NewSource], *, skip_known: bool = Fals
 
 def _write(path: Path, text: str) -> None:
     """Replace the file at once (a crash leaves the old file or the new, never half of
-    one), keeping its permissions: a config file may hold tokens."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    one), keeping its permissions (a config file may hold tokens); where the path is a
+    symbolic link, the file it points to is replaced and the link stays."""
+    target = path.resolve()
+    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         partial.write_text(text, encoding="utf-8")
-        shutil.copymode(path, partial)
-        os.replace(partial, path)
+        shutil.copymode(target, partial)
+        os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
 

@@ -65,7 +65,7 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     glibc gives each thread that allocates its own arena (up to 8 per core), and an
     arena keeps what it once held. The PostgreSQL store's eight threads each build a
     group's rows, so at 10,000 sources their arenas held about 20 MB more than two
-    would (peak RSS 182 → 162 MB, at the same speed: the threads mostly wait for the
+    would (peak RSS 182 → 166 MB, at the same speed: the threads mostly wait for the
     database, and Python code runs one thread at a time anyway). A
     ``MALLOC_ARENA_MAX`` in the environment wins; elsewhere than glibc this does nothing.
     Returns whether the limit was set.
