@@ -116,3 +116,19 @@ async def test_a_service_whose_helper_cannot_start_stops_with_a_clear_error(
         async with Service(loaded, store, processes=2) as service:
             await asyncio.wait_for(service.run_forever(), 30)
     assert not any(row.lease_until for row in store.call(source_rows))  # none left leased
+
+
+async def test_helpers_stopped_by_a_signal_of_their_own_exit_cleanly(
+    feed_server: FeedServer, store_url: str, store: Store, tmp_path: Path
+) -> None:
+    """systemd sends SIGTERM to every process of the service. A helper used to read its
+    pipe on a thread, and Python then aborted at exit (SIGABRT, "could not acquire lock
+    for <stdin>")."""
+    helpers = Helpers(_config(feed_server, store_url, tmp_path), 3)
+    await helpers.start()
+    await helpers.ready()
+    for process in helpers._processes:
+        process.terminate()
+    codes = [await asyncio.wait_for(p.wait(), 30) for p in helpers._processes]
+    await helpers.stop()
+    assert codes == [0, 0, 0]

@@ -17,7 +17,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,15 +112,24 @@ class Helpers:
 def serve_as_helper(
     loop: asyncio.AbstractEventLoop, stop: Callable[[], None], wake: Callable[[], None]
 ) -> None:
-    """In a helper: stop when the service's pipe closes, wake on SIGUSR1, say ready."""
+    """In a helper: stop when the service's pipe closes, wake on SIGUSR1, say ready.
 
-    def watch() -> None:
-        with contextlib.suppress(OSError, ValueError):
-            sys.stdin.buffer.read()  # returns at end of file: the service's end of the pipe closed
-        with contextlib.suppress(RuntimeError):  # the loop may be gone already
-            loop.call_soon_threadsafe(stop)
+    The event loop watches the pipe (readable at its end of file). A thread blocked in
+    reading it made Python abort at exit ("could not acquire lock for <stdin>") when a
+    helper was stopped by a signal of its own, as systemd sends one to every process.
+    """
+    pipe = sys.stdin.fileno()
 
-    threading.Thread(target=watch, name="newsbote-helper-watch", daemon=True).start()
+    def readable() -> None:
+        try:
+            data = os.read(pipe, 4096)
+        except OSError:
+            data = b""
+        if not data:  # end of file: the service's end of the pipe closed
+            loop.remove_reader(pipe)
+            stop()
+
+    loop.add_reader(pipe, readable)
     loop.add_signal_handler(signal.SIGUSR1, wake)
     sys.stdout.buffer.write(READY)
     sys.stdout.buffer.flush()
