@@ -146,7 +146,7 @@ class Service:
 
     async def _join(self, helpers: Helpers) -> None:
         """Let the helpers poll once they are ready; if one cannot start, stop the service
-        (:meth:`run_forever` and leaving the service raise the error)."""
+        (leaving it raises the error)."""
         try:
             await helpers.ready()
         except Exception:  # NewsboteError naming the helper; anything else is a bug
@@ -318,8 +318,6 @@ class Service:
             self._loop(self._schedule_round, self._schedule),
             self._loop(self._deliver_round, self._work),
         )
-        if self._joining is not None and self._joining.done() and not self._joining.cancelled():
-            self._joining.result()  # a helper that could not start stopped the service
 
     async def _loop(self, round_: Callable[[], Awaitable[None]], wake: asyncio.Event) -> None:
         """Run ``round_`` every TICK, or sooner when ``wake`` is set (a poll queued posts)."""

@@ -73,14 +73,12 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     if "MALLOC_ARENA_MAX" in os.environ:
         return False
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
+    try:  # the process's own symbols, libc's among them (no search for the library)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt and mallopt(M_ARENA_MAX, arenas) == 1)
+    return bool(mallopt(M_ARENA_MAX, arenas) == 1)
 
 
 class WriteLock:

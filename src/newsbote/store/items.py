@@ -220,17 +220,17 @@ def write_items(connection: Connection, prepared: Prepared) -> Recorded:
     keys = prepared.new_keys
     if keys:
         rows = [dict(row) for row in prepared.item_rows]  # a retry writes them again
-        if connection.dialect.name == "sqlite":
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
             # This transaction is the one writer, so the new rows' ids are known: the
             # next after the largest (which SQLite would pick too). No query for them.
             first = int(connection.exec_driver_sql("SELECT max(id) FROM items").scalar() or 0) + 1
             for offset, (key, row) in enumerate(zip(keys, rows, strict=True)):
                 row["id"] = first + offset
                 ids[key] = (first + offset, 1)
-            bulk_insert(connection, items, rows)
-        else:
-            # a plain executemany (no RETURNING) is the fast path on both drivers
-            bulk_insert(connection, items, rows)
+        # a plain executemany (no RETURNING) is the fast path on both drivers
+        bulk_insert(connection, items, rows)
+        if not sqlite:  # other writers number rows too: read the ids back
             for start in range(0, len(keys), 500):
                 found = connection.execute(
                     _IDS, {"source_id": source_id, "keys": keys[start : start + 500]}
