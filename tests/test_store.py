@@ -246,3 +246,31 @@ def test_a_postgresql_store_limits_the_arenas_and_sqlite_leaves_them(
     assert calls == []
     Store("postgresql://nobody@127.0.0.1:1/none").close()  # connects only when used
     assert calls == [1]
+
+
+def test_a_new_database_and_its_log_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    """The database holds every article, the ledger and the board: with the common umask
+    022 SQLite made it (and its -wal and -shm files) readable by every local user."""
+    previous = os.umask(0o022)
+    try:
+        path = tmp_path / "sub" / "newsbote.db"
+        store = open_store(f"sqlite:///{path}")
+        try:
+            _write_ten_megabytes(store)  # a log that is not yet copied back
+            made = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+            assert all(p.exists() for p in made)
+            assert {p.name: oct(p.stat().st_mode & 0o777) for p in made} == {
+                p.name: "0o600" for p in made
+            }
+        finally:
+            store.close()
+    finally:
+        os.umask(previous)
+
+
+def test_an_existing_database_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "newsbote.db"
+    open_store(f"sqlite:///{path}").close()
+    path.chmod(0o640)  # an operator's choice, e.g. for a backup group
+    open_store(f"sqlite:///{path}").close()
+    assert path.stat().st_mode & 0o777 == 0o640

@@ -46,7 +46,7 @@ def make_engine(url: str, *, checkpointer: Checkpointer | None = None) -> Engine
     if url.startswith("sqlite"):
         path = sqlite_path(url)
         if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         if checkpointer is not None:
@@ -54,6 +54,15 @@ def make_engine(url: str, *, checkpointer: Checkpointer | None = None) -> Engine
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _create_private(path: Path) -> None:
+    """Create a new database file readable by its owner only (it holds every article and
+    the delivery ledger; its URL may hold tokens). SQLite gives the write-ahead log and
+    its index the database file's mode; an existing file keeps its own."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
