@@ -236,6 +236,10 @@ HEAD_REVISION = "0003"
 """The newest migration; a test keeps it equal to Alembic's head."""
 
 
+MIGRATION_LOCK = 0x6E657773_62746501
+"""The PostgreSQL advisory lock a migration holds (any constant of our own)."""
+
+
 def _stored_revision(engine: Engine) -> str | None:
     try:
         with engine.connect() as connection:
@@ -255,6 +259,11 @@ def migrate(engine: Engine) -> None:
 
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes starting at once on a fresh database migrate one after the
+                # other (SQLite's BEGIN IMMEDIATE does the same); Alembic reads the
+                # revision after the wait, so the later ones find nothing to do.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             command.upgrade(_alembic_config(connection), "head")
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot migrate {mask_url(str(engine.url))}: {exc}") from exc

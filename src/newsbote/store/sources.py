@@ -25,6 +25,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import Insert
 
 from newsbote.config.schema import SourceConfig
 from newsbote.store.bulk import execute_many
@@ -60,23 +63,36 @@ def _state(row: Any) -> SourceState:
 
 
 def sync_sources(connection: Connection, configured: Sequence[SourceConfig], now: datetime) -> None:
-    """Create rows for new sources; a changed config URL resets the source's fetch state."""
+    """Create rows for new sources; a changed config URL resets the source's fetch state.
+
+    Processes starting at once on one store all find a new source missing: each inserts
+    it, and the database keeps the first (``ON CONFLICT DO NOTHING``) instead of failing
+    the others on the unique name. Rows go in name order, so two inserting processes
+    take their row locks in the same order and never wait for each other in a circle.
+    """
     existing = {row.name: row for row in connection.execute(select(sources))}
+    missing = sorted(
+        (source for source in configured if source.name not in existing), key=lambda s: s.name
+    )
+    if missing:
+        connection.execute(
+            _insert_if_missing(connection.dialect.name),
+            [
+                {
+                    "name": source.name,
+                    "config_url": source.url,
+                    "url": source.url,
+                    "errors": 0,
+                    "first_run_done": False,
+                    "next_check_at": now,
+                    "created_at": now,
+                }
+                for source in missing
+            ],
+        )
     for source in configured:
         row = existing.get(source.name)
-        if row is None:
-            connection.execute(
-                sources.insert().values(
-                    name=source.name,
-                    config_url=source.url,
-                    url=source.url,
-                    errors=0,
-                    first_run_done=False,
-                    next_check_at=now,
-                    created_at=now,
-                )
-            )
-        elif row.config_url != source.url:
+        if row is not None and row.config_url != source.url:
             connection.execute(
                 update(sources)
                 .where(sources.c.id == row.id)
@@ -90,6 +106,12 @@ def sync_sources(connection: Connection, configured: Sequence[SourceConfig], now
                     next_check_at=now,
                 )
             )
+
+
+def _insert_if_missing(dialect: str) -> Insert:
+    """An insert of source rows that skips a name stored meanwhile by another process."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(sources).on_conflict_do_nothing(index_elements=[sources.c.name])
 
 
 def get_state(connection: Connection, name: str) -> SourceState | None:
