@@ -123,6 +123,54 @@ def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
     assert outbox.backoff(50, rng=rng) <= outbox.RETRY_CAP
 
 
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [(999_999_999_999, outbox.MAX_WAIT), (10**400, outbox.MAX_WAIT), (1e300, outbox.MAX_WAIT),
+     (-5, 0.0), (-1e300, 0.0), (float("nan"), None), (float("inf"), None), (float("-inf"), None),
+     ("3600", None), (True, None), (None, None), (120, 120.0), (0.5, 0.5)],
+)  # fmt: skip
+def test_a_wait_hint_is_bounded_to_a_day_and_anything_else_is_none(
+    hint: object, expected: float | None
+) -> None:
+    assert outbox.wait_hint(hint) == expected
+    assert outbox.backoff(3, hint) <= max(outbox.MAX_WAIT, outbox.RETRY_CAP)
+
+
+def test_a_huge_attempt_count_backs_off_by_the_cap() -> None:
+    assert outbox.backoff(10_000, rng=random.Random(1)) <= outbox.RETRY_CAP
+
+
+@pytest.mark.parametrize("hint", [999_999_999_999, 10**400, float("inf"), float("nan"), -5])
+def test_no_wait_hint_fails_the_transaction_that_records_a_round(store: Store, hint: float) -> None:
+    store.call(seed, 2)
+    claimed = store.call(outbox.claim, now=NOW, destinations=["board"])
+    outcomes = [
+        outbox.Outcome(claimed[0], error=DeliveryError("board", "HTTP 429", retry_after=hint)),
+        outbox.Outcome(claimed[1], receipt=Receipt("7")),
+    ]
+    store.call(outbox.finish, outcomes, now=NOW)
+    rows = store.call(lambda c: list(c.execute(select(deliveries).order_by(deliveries.c.id))))
+    assert [r.state for r in rows] == ["failed", "sent"]
+    assert NOW < rows[0].next_attempt_at <= NOW + timedelta(seconds=outbox.MAX_WAIT)
+
+
+def test_text_from_a_reply_is_stored_whatever_it_holds(store: Store) -> None:
+    store.call(seed, 2)
+    claimed = store.call(outbox.claim, now=NOW, destinations=["board"])
+    reply = "Fehler\x00\ud800" + "x" * 10_000  # a NUL (PostgreSQL), a lone surrogate, no end
+    outcomes = [
+        outbox.Outcome(claimed[0], error=DeliveryError("board", reply)),
+        outbox.Outcome(claimed[1], receipt=Receipt("id\x00\udfff", "https://x/\x00")),
+    ]
+    store.call(outbox.finish, outcomes, now=NOW)
+    failed, sent = store.call(
+        lambda c: list(c.execute(select(deliveries).order_by(deliveries.c.id)))
+    )
+    assert failed.state == "failed" and len(failed.last_error) <= outbox.ERROR_CHARS
+    assert failed.last_error.startswith("destination 'board': Fehler\ufffd?")
+    assert sent.state == "sent" and sent.remote_id == "id\ufffd?"
+
+
 def test_concurrent_claims_on_postgresql_never_share_a_row(postgres_admin: str) -> None:
     from tests.conftest import fresh_postgres
 

@@ -20,6 +20,7 @@ for the others the operator decides (``newsbote resolve``).
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,11 @@ RETRY_BASE = 30.0
 RETRY_CAP = 6 * 3600.0
 MAX_ATTEMPTS = 12
 MAX_AGE = timedelta(days=2)
+MAX_WAIT = 86_400.0
+"""The longest a destination's wait hint (``Retry-After`` and the vendors' own fields) is
+honoured, in seconds: a larger one is cut to a day, so no hint can stall a row for good."""
+ERROR_CHARS = 2000
+"""The longest ``last_error`` kept: replies quoted in errors come from strangers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,13 +228,30 @@ def reap(connection: Connection, *, now: datetime, idempotent: Collection[str]) 
     return retried, unknown
 
 
-def backoff(
-    attempts: int, retry_after: float | None = None, rng: random.Random | None = None
-) -> float:
-    """Seconds before the next attempt: exponential with full jitter, at least Retry-After."""
-    ceiling = min(RETRY_CAP, RETRY_BASE * 2 ** max(0, attempts - 1))
+def wait_hint(retry_after: object) -> float | None:
+    """A destination's wait hint as seconds in [0, :data:`MAX_WAIT`]; None where it is no
+    number or not finite (nan, infinity). Never raises.
+
+    The one place a hint is bounded: destinations parse their vendor's field as they
+    like, and whatever they pass here cannot overflow a datetime.
+    """
+    if isinstance(retry_after, bool) or not isinstance(retry_after, int | float):
+        return None
+    if isinstance(retry_after, int):  # an int too large for a float is a very long wait
+        return float(min(max(retry_after, 0), int(MAX_WAIT)))
+    if not math.isfinite(retry_after):
+        return None
+    return min(max(retry_after, 0.0), MAX_WAIT)
+
+
+def backoff(attempts: int, retry_after: object = None, rng: random.Random | None = None) -> float:
+    """Seconds before the next attempt: exponential with full jitter, at least the
+    destination's wait hint (bounded by :func:`wait_hint`)."""
+    # the exponent stops where the cap is long reached: 2 ** attempts of a huge
+    # max_attempts would not fit a float
+    ceiling = min(RETRY_CAP, RETRY_BASE * 2 ** min(max(0, attempts - 1), 32))
     delay = (rng or random).uniform(ceiling / 2, ceiling)
-    return max(delay, retry_after or 0.0)
+    return max(delay, wait_hint(retry_after) or 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,8 +306,8 @@ def finish(
                 "row_id": o.delivery.id,
                 "was": _held_in(o.delivery),
                 "attempts": o.delivery.attempts,
-                "remote_id": o.receipt.remote_id,
-                "remote_url": o.receipt.url,
+                "remote_id": stored_text(o.receipt.remote_id),
+                "remote_url": stored_text(o.receipt.url),
                 "now": now,
             }
             for o in outcomes
@@ -304,11 +327,27 @@ def finish(
             .values(
                 attempts=outcome.delivery.attempts,
                 lease_until=None,
-                last_error=str(outcome.error),
+                last_error=stored_text(str(outcome.error), ERROR_CHARS),
                 updated_at=now,
                 **_after_error(outcome.delivery, outcome.error, policy, now, rng),
             )
         )
+
+
+def stored_text(value: object, limit: int | None = None) -> str | None:
+    """``value`` as text every database stores: a destination's reply may hold a NUL
+    (PostgreSQL refuses it) or a lone surrogate from a JSON escape (no UTF-8 encodes it).
+
+    A value that is no string (a surprising JSON field) is kept as its ``str``; one
+    bad value must not fail the transaction that records the whole round.
+    """
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = text.replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _held_in(delivery: Delivery) -> str:
