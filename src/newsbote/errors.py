@@ -17,6 +17,8 @@ callers catch one tree and always learn what the error is about.
 
 from __future__ import annotations
 
+from newsbote.urlmask import mask_url
+
 
 class NewsboteError(Exception):
     """Base of every error newsbote raises on purpose."""
@@ -55,7 +57,7 @@ class ConfigError(NewsboteError):
 
 
 class FetchError(NewsboteError):
-    """A source could not be fetched."""
+    """A source could not be fetched; ``url`` is kept with its password masked."""
 
     def __init__(
         self,
@@ -66,6 +68,7 @@ class FetchError(NewsboteError):
         retry_after: float | None = None,
         permanent: bool = False,
     ) -> None:
+        url = mask_url(url)
         self.url = url
         self.message = message
         self.status = status
@@ -77,12 +80,16 @@ class FetchError(NewsboteError):
 class BlockedAddressError(FetchError):
     """The SSRF guard refused to connect to a private or local address."""
 
-    def __init__(self, url: str, address: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        address: str,
+        *,
+        hint: str | None = None,
+    ) -> None:
+        hint = hint or "set allow_private = true on the source to allow it"
         super().__init__(
-            url,
-            f"refused to connect to non-public address {address} "
-            "(set allow_private = true on the source to allow it)",
-            permanent=True,
+            url, f"refused to connect to non-public address {address} ({hint})", permanent=True
         )
         self.address = address
 
