@@ -5,14 +5,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import os
 import time
+import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -23,6 +26,11 @@ from newsbote.errors import DeliveryError, StorageError
 from newsbote.outbox import MAX_AGE, MAX_ATTEMPTS, Delivery, NewPost, Outcome, Policy
 from newsbote.store import Store
 from newsbote.types import DeliveryState, Markup, Receipt
+
+log = logging.getLogger("newsbote.deliver")
+
+UNEXPECTED_CHARS = 300
+"""How much of an unexpected exception's message an error keeps."""
 
 
 class Options(BaseModel):
@@ -66,6 +74,45 @@ def reveal_secret(secret: SecretStr, what: str, destination: str) -> str:
                 destination, f"{what}: cannot read {value[5:]}: {exc}", permanent=True
             ) from exc
     return value
+
+
+class Reply(Protocol):
+    """A destination's answer that may hold JSON (``http.Answer``)."""
+
+    def json(self) -> Any: ...
+
+
+def json_field(answer: Reply, *path: str) -> object:
+    """``answer.json()[path[0]][path[1]]…``, or None where the reply is no JSON, no object
+    or lacks the field. Never raises: a reply comes from a stranger."""
+    try:
+        value: object = answer.json()
+    except Exception:  # whatever a hostile body does to the parser (depth, digits)
+        return None
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def wait_seconds(value: object, unit: float = 1.0) -> float | None:
+    """A vendor's wait hint (a number, or a number in a string) in seconds, ``unit`` being
+    the seconds per unit of the vendor's field; None where it is no number. Never raises.
+
+    Only parsed here: the outbox bounds every hint in one place (:func:`outbox.wait_hint`).
+    """
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int) and abs(value) > 10**300:  # beyond a float: a very long wait
+        return 1e300 if value > 0 else -1e300
+    seconds = float(value) * unit
+    return seconds if math.isfinite(seconds) else None
 
 
 class TokenBucket:
@@ -174,11 +221,14 @@ class Destination(ABC, Generic[OptionsT]):
         self._secrets.update(part for part in found if len(part) >= 4)
         return value
 
+    def _scrubbed(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def scrub(self, error: DeliveryError) -> DeliveryError:
         """``error`` with every secret this destination used replaced by ``***``."""
-        detail = error.detail
-        for secret in self._secrets:
-            detail = detail.replace(secret, "***")
+        detail = self._scrubbed(error.detail)
         if detail == error.detail:
             return error
         return DeliveryError(
@@ -234,11 +284,44 @@ class Destination(ABC, Generic[OptionsT]):
                 uncertain=True,
             )
 
+    def unexpected(self, exc: Exception, doing: str = "sending") -> DeliveryError:
+        """The error a delivery fails with when ``exc`` is no :class:`DeliveryError` (a bug,
+        or a reply no one foresaw: a ``KeyError`` on surprising JSON, a decoding error).
+
+        It is *uncertain*: the exception may have come after the request left (while the
+        reply was read), so a destination without idempotency does not resend blindly;
+        the row becomes ``unknown``, a lookup or the operator settles it. An idempotent
+        destination retries it with backoff until ``max_attempts``, which is safe. The
+        traceback is logged (secrets masked): an unexpected exception is a bug to report.
+        """
+        message = self._scrubbed(str(exc))
+        if len(message) > UNEXPECTED_CHARS:
+            message = message[: UNEXPECTED_CHARS - 1] + "…"
+        log.error(
+            "deliver destination=%s unexpected=%s while=%s\n%s",
+            self.name,
+            type(exc).__name__,
+            doing,
+            self._scrubbed("".join(traceback.format_exception(exc))),
+        )
+        return DeliveryError(
+            self.name,
+            f"unexpected {type(exc).__name__} while {doing}: {message}",
+            uncertain=True,
+        )
+
     async def deliver_many(self, batch: Sequence[tuple[Delivery, Receipt | None]]) -> list[Outcome]:
-        """Send, edit or reply for each delivery of ``batch`` (paired with its post's receipt)."""
+        """Send, edit or reply for each delivery of ``batch`` (paired with its post's receipt).
+
+        One outcome per delivery, in order; never raises for one delivery's sake, so a send
+        that failed in any way leaves the outcomes of the others. An override must keep
+        that: the runner makes every delivery of a batch whose ``deliver_many`` raised
+        uncertain, as it cannot tell which of them arrived.
+        """
         return list(await asyncio.gather(*(self._deliver_one(d, r) for d, r in batch)))
 
     async def _deliver_one(self, delivery: Delivery, receipt: Receipt | None) -> Outcome:
+        doing = {"edit": "editing", "reply": "replying"}.get(delivery.action, "sending")
         try:
             if delivery.claimed_from == DeliveryState.UNKNOWN.value:
                 found = await self.lookup(delivery)
@@ -259,6 +342,8 @@ class Destination(ABC, Generic[OptionsT]):
             return Outcome(delivery, receipt=await self.send(delivery))
         except DeliveryError as exc:
             return Outcome(delivery, error=self.scrub(exc))
+        except Exception as exc:  # a bug or a reply no one foresaw: this delivery's alone
+            return Outcome(delivery, error=self.unexpected(exc, doing))
 
     async def check(self) -> str:
         """Test the destination's configuration; return a short description of what works."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
+from newsbote.deliver.base import json_field, wait_seconds
 from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
@@ -39,10 +40,9 @@ class Discord(HttpDestination[DiscordOptions]):
         return self.reveal(self.options.webhook_url, "webhook_url").rstrip("/")
 
     def retry_after(self, answer: Answer) -> float | None:
-        body = answer.json()
-        if isinstance(body, dict) and isinstance(body.get("retry_after"), int | float):
-            return float(body["retry_after"])
-        return super().retry_after(answer)
+        """Discord's ``retry_after`` (seconds) in the JSON body, else ``Retry-After``."""
+        wait = wait_seconds(json_field(answer, "retry_after"))
+        return wait if wait is not None else super().retry_after(answer)
 
     def _payload(self, delivery: Delivery) -> dict[str, Any]:
         message = delivery.message
@@ -64,7 +64,10 @@ class Discord(HttpDestination[DiscordOptions]):
     def _receipt(self, answer: Answer) -> Receipt:
         body = answer.json()
         if not isinstance(body, dict) or "id" not in body:
-            raise DeliveryError(self.name, f"no message in the answer: {answer.text[:200]}")
+            # a 2xx: the message is likely there, its id unknown; never resent blindly
+            raise DeliveryError(
+                self.name, f"no message in the answer: {answer.text[:200]}", uncertain=True
+            )
         channel = body.get("channel_id", "")
         guild = body.get("guild_id") or "@me"
         url = f"https://discord.com/channels/{guild}/{channel}/{body['id']}" if channel else None

@@ -51,12 +51,16 @@ class Mastodon(HttpDestination[MastodonOptions]):
         return {"Authorization": f"Bearer {token}", "Idempotency-Key": delivery.idempotency_key}
 
     def retry_after(self, answer: Answer) -> float | None:
-        reset = answer.headers.get("X-RateLimit-Reset", "")
+        """On a 429: when the rate limit resets (``X-RateLimit-Reset``, an ISO 8601 time;
+        Mastodon sends it on every answer, it says nothing about a 5xx); else ``Retry-After``."""
+        reset = answer.headers.get("X-RateLimit-Reset", "") if answer.status == 429 else ""
         try:
-            when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
-        except ValueError:  # absent or not a timestamp: the generic Retry-After
+            when = datetime.fromisoformat(reset.replace("Z", "+00:00")[:64])
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        except (ValueError, OverflowError):  # absent or no time: the generic Retry-After
             return super().retry_after(answer)
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
     def describe(self, answer: Answer) -> str:
         body = answer.json()
@@ -83,7 +87,9 @@ class Mastodon(HttpDestination[MastodonOptions]):
     def _receipt(self, answer: Answer) -> Receipt:
         body = answer.json()
         if not isinstance(body, dict) or "id" not in body:
-            raise DeliveryError(self.name, f"no status in the answer: {answer.text[:200]}")
+            raise DeliveryError(
+                self.name, f"no status in the answer: {answer.text[:200]}", uncertain=True
+            )
         return Receipt(remote_id=str(body["id"]), url=body.get("url"))
 
     async def send(self, delivery: Delivery) -> Receipt:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
+from newsbote.deliver.base import json_field, wait_seconds
 from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
@@ -60,10 +61,9 @@ class Matrix(HttpDestination[MatrixOptions]):
         return {"Authorization": f"Bearer {token}"}
 
     def retry_after(self, answer: Answer) -> float | None:
-        body = answer.json()
-        if isinstance(body, dict) and isinstance(body.get("retry_after_ms"), int | float):
-            return float(body["retry_after_ms"]) / 1000
-        return super().retry_after(answer)
+        """The homeserver's ``retry_after_ms`` (M_LIMIT_EXCEEDED), else ``Retry-After``."""
+        wait = wait_seconds(json_field(answer, "retry_after_ms"), unit=0.001)
+        return wait if wait is not None else super().retry_after(answer)
 
     def describe(self, answer: Answer) -> str:
         body = answer.json()
@@ -129,7 +129,9 @@ class Matrix(HttpDestination[MatrixOptions]):
         answer = await self.request("PUT", url, json_body=content, headers=self._headers())
         event = str((answer.json() or {}).get("event_id") or "")
         if not event:
-            raise DeliveryError(self.name, f"no event_id in the answer: {answer.text[:200]}")
+            raise DeliveryError(
+                self.name, f"no event_id in the answer: {answer.text[:200]}", uncertain=True
+            )
         return Receipt(remote_id=event, url=f"https://matrix.to/#/{room}/{event}")
 
     async def send(self, delivery: Delivery) -> Receipt:

@@ -96,7 +96,9 @@ class Misago(HttpDestination[MisagoOptions]):
 
     def _receipt(self, thread: Any) -> Receipt:
         if not isinstance(thread, dict) or "id" not in thread:
-            raise DeliveryError(self.name, f"no thread in the answer: {str(thread)[:200]}")
+            raise DeliveryError(  # after a 2xx: the thread may be there
+                self.name, f"no thread in the answer: {str(thread)[:200]}", uncertain=True
+            )
         url = thread.get("url")
         return Receipt(
             remote_id=str(thread["id"]), url=self._url(url) if isinstance(url, str) else None

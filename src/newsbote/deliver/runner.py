@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from newsbote import outbox
 from newsbote.deliver.base import Destination, InStoreDestination
+from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery, Outcome, Policy
 from newsbote.store import Store
 from newsbote.types import DeliveryState, Receipt
@@ -100,6 +101,27 @@ def _deliver_in_store(
     return outcomes
 
 
+async def _deliver_group(
+    destination: Destination[Any], group: list[tuple[Delivery, Receipt | None]]
+) -> list[Outcome]:
+    """One outcome for each delivery of ``group``, whatever ``destination`` does.
+
+    ``deliver_many`` settles each delivery on its own (a send that raises leaves the
+    others' outcomes); an override that raises, or leaves a delivery out, makes those
+    deliveries uncertain: which of them arrived is not known, so none is resent blindly.
+    """
+    try:
+        outcomes = await destination.deliver_many(group)
+    except Exception as exc:
+        error = destination.unexpected(exc)
+        return [Outcome(delivery, error=error) for delivery, _ in group]
+    given = {o.delivery.id: o for o in outcomes}
+    missing = DeliveryError(
+        destination.name, "the destination reported no outcome for it", uncertain=True
+    )
+    return [given.get(delivery.id) or Outcome(delivery, error=missing) for delivery, _ in group]
+
+
 async def deliver_due(
     store: Store,
     destinations: dict[str, Destination[Any]],
@@ -118,8 +140,9 @@ async def deliver_due(
     reaping = None if local else idempotent  # reaped once per round, for every destination
     batch = await store.run(_claim, remote, limit, lease, reaping) if remote else []
     if batch:
+        # no destination's failure escapes: each delivery of the round gets its outcome
         groups = await asyncio.gather(
-            *(remote[name].deliver_many(group) for name, group in _by_destination(batch).items())
+            *(_deliver_group(remote[name], group) for name, group in _by_destination(batch).items())
         )
         sent = [outcome for group in groups for outcome in group]
         await store.run(_finish, sent, {n: d.policy for n, d in remote.items()})

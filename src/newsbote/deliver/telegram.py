@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
+from newsbote.deliver.base import json_field, wait_seconds
 from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
@@ -41,12 +42,9 @@ class Telegram(HttpDestination[TelegramOptions]):
         return f"{self.options.api_url.rstrip('/')}/bot{token}/{name}"
 
     def retry_after(self, answer: Answer) -> float | None:
-        body = answer.json()
-        if isinstance(body, dict):
-            wait = (body.get("parameters") or {}).get("retry_after")
-            if isinstance(wait, int | float):
-                return float(wait)
-        return super().retry_after(answer)
+        """The Bot API's ``parameters.retry_after`` (seconds), else ``Retry-After``."""
+        wait = wait_seconds(json_field(answer, "parameters", "retry_after"))
+        return wait if wait is not None else super().retry_after(answer)
 
     def describe(self, answer: Answer) -> str:
         body = answer.json()
@@ -57,7 +55,11 @@ class Telegram(HttpDestination[TelegramOptions]):
     async def _call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         answer = await self.request("POST", self._method(method), json_body=payload)
         body = answer.json()
-        if not isinstance(body, dict) or not body.get("ok"):
+        if not isinstance(body, dict):  # a 2xx no one can read: the message may be there
+            raise DeliveryError(
+                self.name, f"{method}: unreadable answer: {answer.text[:200]}", uncertain=True
+            )
+        if not body.get("ok"):
             raise DeliveryError(self.name, f"{method} failed: {answer.text[:200]}", permanent=True)
         result = body.get("result")
         return result if isinstance(result, dict) else {}
@@ -72,7 +74,7 @@ class Telegram(HttpDestination[TelegramOptions]):
 
     def _receipt(self, result: dict[str, Any]) -> Receipt:
         if "message_id" not in result:
-            raise DeliveryError(self.name, "no message_id in the answer")
+            raise DeliveryError(self.name, "no message_id in the answer", uncertain=True)
         chat = result.get("chat") or {}
         message_id = result["message_id"]
         username = chat.get("username")

@@ -52,7 +52,9 @@ class WordPress(HttpDestination[WordPressOptions]):
     @staticmethod
     def _receipt(post: Any) -> Receipt:
         if not isinstance(post, dict) or "id" not in post:
-            raise DeliveryError("wordpress", f"no post in the answer: {str(post)[:200]}")
+            raise DeliveryError(  # after a 2xx: the post may be there
+                "wordpress", f"no post in the answer: {str(post)[:200]}", uncertain=True
+            )
         return Receipt(remote_id=str(post["id"]), url=post.get("link"))
 
     async def _call(
