@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -131,8 +131,18 @@ class SourceConfig(Model):
     first_run: FirstRunOption = Field(
         FirstRun(), description="what a newly added source posts: a number, 'none', 'since:DATE'"
     )
-    allow_private: bool = Field(False, description="allow loopback and private addresses")
-    enabled: bool = True
+    allow_private: StrictBool = Field(
+        False,
+        description="allow the feed URL on loopback and private addresses (not its article pages)",
+    )
+    allow_private_pages: StrictBool = Field(
+        False,
+        description=(
+            "allow full-text fetches of article pages on loopback/private addresses; "
+            "`allow_private` covers only the feed URL"
+        ),
+    )
+    enabled: StrictBool = True
     language: Literal["de", "en"] | None = None
     fulltext: Literal["auto", "always", "never"] = Field(
         "auto", description="fetch the article page when the feed carries only a teaser"

@@ -1,30 +1,35 @@
 """The HTTP client every fetch goes through.
 
-One shared connection pool per trust level (the guarded pool refuses
-non-public addresses; the open pool serves sources with ``allow_private``).
-Conditional requests, manual redirects (each hop checked by the guard), a
-whole-request timeout and a cap on the decoded body size.
+One shared connection pool per trust level, both built by the guard's
+:func:`~newsbote.fetch.guard.connector` (the guarded pool refuses non-public
+addresses; the open pool serves sources with ``allow_private``). Conditional
+requests, manual redirects (each hop checked by the guard), a whole-request
+timeout and a cap on the decoded body size.
+
+Two entry points: :meth:`Fetcher.fetch` for a source's own configured URL (the
+only one that may be a local file) and :meth:`Fetcher.fetch_page` for every
+URL that comes out of a feed (http(s) only).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
+from yarl import URL
 
 from newsbote import USER_AGENT
 from newsbote.config.schema import ServiceConfig
 from newsbote.errors import BlockedAddressError, FetchError
-from newsbote.fetch.guard import GuardedResolver, is_public_address, literal_address
+from newsbote.fetch.guard import Guard, connector, refused_address
+from newsbote.fetch.headers import max_age, seconds_until
+from newsbote.fetch.local import is_local, read_local_file
 from newsbote.types import Fetched
+from newsbote.urlmask import mask_url
 
 log = logging.getLogger("newsbote.fetch")
 
@@ -33,40 +38,43 @@ ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
     "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
 )
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+PAGE_HINT = "set allow_private_pages = true on the source to allow article pages there"
+_CHUNK = 65536
 
 
-def _seconds_until(value: str | None, now: datetime) -> float | None:
-    """Seconds from a Retry-After / Expires value (delta seconds or HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+def _scrub(text: str, url: str) -> str:
+    """``text`` (an error of another library) without the password of ``url``."""
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-def _max_age(headers: Mapping[str, str], now: datetime) -> float | None:
-    cache_control = headers.get("Cache-Control", "")
-    for part in cache_control.split(","):
-        name, _, value = part.strip().partition("=")
-        if name.lower() in ("no-store", "no-cache"):
-            return None
-        if name.lower() == "max-age" and value.strip().isdigit():
-            return float(value.strip())
-    return _seconds_until(headers.get("Expires"), now)
+        parsed = URL(url)
+        secrets = {parsed.raw_password or "", parsed.password or ""}
+        spellings = {url, str(parsed)}
+    except (ValueError, UnicodeError):
+        secrets, spellings = set(), {url}
+    for spelling in spellings:
+        text = text.replace(spelling, mask_url(spelling))
+    for secret in secrets:
+        if len(secret) >= 4:  # a shorter one is masked where the whole URL shows
+            text = text.replace(secret, "***")
+    return text
 
 
 class Fetcher:
-    """Fetches feed URLs and local files into :class:`Fetched`. Use as an async context."""
+    """Fetches feed URLs, article pages and local feed files into :class:`Fetched`.
 
-    def __init__(self, service: ServiceConfig) -> None:
+    Use as an async context. ``exempt`` passes to the guard: (address, port)
+    pairs let through although not public, for tests that stand in a local
+    server for a public one.
+    """
+
+    def __init__(
+        self, service: ServiceConfig, *, exempt: frozenset[tuple[str, int]] = frozenset()
+    ) -> None:
         self.service = service
+        self._guards = {
+            False: Guard(allow_private=False, exempt=exempt),
+            True: Guard(allow_private=True),
+        }
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
 
     async def __aenter__(self) -> Fetcher:
@@ -83,14 +91,12 @@ class Fetcher:
     def _session(self, allow_private: bool) -> aiohttp.ClientSession:
         session = self._sessions.get(allow_private)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self.service.concurrency,
-                limit_per_host=self.service.per_host,
-                resolver=None if allow_private else GuardedResolver(),
-                ttl_dns_cache=300,
-            )
             session = aiohttp.ClientSession(
-                connector=connector,
+                connector=connector(
+                    self._guards[allow_private],
+                    limit=self.service.concurrency,
+                    limit_per_host=self.service.per_host,
+                ),
                 timeout=aiohttp.ClientTimeout(total=self.service.timeout),
                 headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
                 auto_decompress=True,
@@ -106,49 +112,75 @@ class Fetcher:
         last_modified: str | None = None,
         allow_private: bool = False,
     ) -> Fetched:
-        """Fetch ``url`` (http(s) or a file path), conditionally when validators are given."""
-        if "://" not in url or url.startswith("file://"):
-            return await asyncio.to_thread(self._read_file, url, etag)
-        try:
-            return await self._fetch_http(url, etag, last_modified, allow_private)
-        except FetchError:
-            raise
-        except TimeoutError as exc:
-            raise FetchError(url, f"timed out after {self.service.timeout:g}s") from exc
-        except aiohttp.ClientError as exc:
-            raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
-        except OSError as exc:
-            raise FetchError(url, f"connection failed: {exc}") from exc
+        """Fetch a source's own URL (http(s), or a local file path or ``file://`` URL),
+        conditionally when validators are given.
 
-    def _check_url(self, original: str, url: str, allow_private: bool) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise FetchError(
-                original, f"refusing to follow to non-http URL {url!r}", permanent=True
-            )
-        host = parts.hostname or ""
-        address = literal_address(host)
-        if not allow_private and address is not None and not is_public_address(address):
-            raise BlockedAddressError(original, address)
-
-    async def _fetch_http(
-        self, url: str, etag: str | None, last_modified: str | None, allow_private: bool
-    ) -> Fetched:
-        session = self._session(allow_private)
-        headers: dict[str, str] = {}
+        Only for URLs the operator configured: a URL from a feed goes to
+        :meth:`fetch_page`, which never opens a file.
+        """
+        if is_local(url):
+            return await asyncio.to_thread(read_local_file, url, etag, self.service.max_bytes)
+        headers = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        current = url
+        return await self._get(url, headers, allow_private, hint=None)
+
+    async def fetch_page(self, url: str, *, allow_private: bool = False) -> Fetched:
+        """Fetch a URL that came out of a feed (an article page): http(s) only.
+
+        Anything else (``file:``, a bare path, ``ftp:``, ``data:``, ``javascript:``)
+        is a permanent :class:`FetchError` naming the URL, before any I/O; the
+        guard refuses non-public addresses unless ``allow_private``.
+        """
+        self._guards[allow_private].check_url(url, shown=url, hint=PAGE_HINT)
+        return await self._get(url, {"Accept": PAGE_ACCEPT}, allow_private, hint=PAGE_HINT)
+
+    async def _get(
+        self, url: str, headers: dict[str, str], allow_private: bool, hint: str | None
+    ) -> Fetched:
+        try:
+            return await self._fetch_http(url, headers, allow_private, hint)
+        except BlockedAddressError as exc:
+            log.debug("fetch url=%s blocked address=%s", mask_url(url), exc.address)
+            if exc.url == mask_url(url):
+                raise
+            raise BlockedAddressError(url, exc.address, hint=hint) from exc
+        except FetchError:
+            raise
+        except TimeoutError as exc:
+            raise FetchError(url, f"timed out after {self.service.timeout:g}s") from exc
+        except aiohttp.ClientConnectorError as exc:
+            address = refused_address(exc)
+            if address is not None:
+                log.debug("fetch url=%s blocked address=%s", mask_url(url), address)
+                raise BlockedAddressError(url, address, hint=hint) from exc
+            raise FetchError(url, f"connection failed: {_scrub(str(exc), url)}") from exc
+        except aiohttp.ClientError as exc:
+            text = _scrub(f"{type(exc).__name__}: {exc}", url)
+            raise FetchError(url, text) from exc
+        except OSError as exc:
+            raise FetchError(url, f"connection failed: {_scrub(str(exc), url)}") from exc
+
+    async def _fetch_http(
+        self,
+        url: str,
+        headers: dict[str, str],
+        allow_private: bool,
+        hint: str | None,
+    ) -> Fetched:
+        guard = self._guards[allow_private]
+        session = self._session(allow_private)
+        here = url
         moved_to: str | None = None
         permanent_chain = True
         deadline = time.monotonic() + self.service.timeout
         for _hop in range(MAX_REDIRECTS + 1):
-            self._check_url(url, current, allow_private)
+            checked = guard.check_url(here, shown=url, hint=hint)
             remaining = max(0.1, deadline - time.monotonic())
             async with session.get(
-                current,
+                checked,
                 headers=headers,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=remaining),
@@ -158,77 +190,80 @@ class Fetcher:
                     location = response.headers.get("Location")
                     if not location:
                         raise FetchError(url, f"HTTP {response.status} without a Location header")
-                    target = urljoin(current, location)
+                    target = urljoin(here, location)
+                    log.debug(
+                        "fetch url=%s redirect status=%d to=%s",
+                        mask_url(url),
+                        response.status,
+                        mask_url(target),
+                    )
                     permanent_chain = permanent_chain and response.status in (301, 308)
                     if permanent_chain:
                         moved_to = target
-                    current = target
+                    here = target
                     continue
-                retry_after = _seconds_until(response.headers.get("Retry-After"), now)
-                if response.status == 304:
-                    return Fetched(
-                        url=url,
-                        final_url=current,
-                        status=304,
-                        body=b"",
-                        etag=response.headers.get("ETag") or etag,
-                        last_modified=response.headers.get("Last-Modified") or last_modified,
-                        max_age=_max_age(response.headers, now),
-                        moved_to=moved_to,
-                    )
-                if response.status == 410:
-                    raise FetchError(
-                        url,
-                        "gone (HTTP 410): the publisher removed this feed",
-                        status=410,
-                        permanent=True,
-                    )
-                if response.status >= 400:
-                    raise FetchError(
-                        url,
-                        f"HTTP {response.status} {response.reason or ''}".strip(),
-                        status=response.status,
-                        retry_after=retry_after,
-                    )
-                body = await self._read_capped(url, response)
-                return Fetched(
-                    url=url,
-                    final_url=current,
-                    status=response.status,
-                    body=body,
-                    content_type=response.headers.get("Content-Type", ""),
-                    etag=response.headers.get("ETag"),
-                    last_modified=response.headers.get("Last-Modified"),
-                    max_age=_max_age(response.headers, now),
-                    retry_after=retry_after,
-                    moved_to=moved_to,
-                )
+                log.debug("fetch url=%s status=%d", mask_url(url), response.status)
+                return await self._answer(url, here, response, headers, now, moved_to)
         raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
 
+    async def _answer(
+        self,
+        url: str,
+        final_url: str,
+        response: aiohttp.ClientResponse,
+        sent: dict[str, str],
+        now: datetime,
+        moved_to: str | None,
+    ) -> Fetched:
+        retry_after = seconds_until(response.headers.get("Retry-After"), now)
+        if response.status == 304:
+            return Fetched(
+                url=url,
+                final_url=final_url,
+                status=304,
+                body=b"",
+                etag=response.headers.get("ETag") or sent.get("If-None-Match"),
+                last_modified=response.headers.get("Last-Modified")
+                or sent.get("If-Modified-Since"),
+                max_age=max_age(response.headers, now),
+                moved_to=moved_to,
+            )
+        if response.status == 410:
+            raise FetchError(
+                url, "gone (HTTP 410): the publisher removed this feed", status=410, permanent=True
+            )
+        if response.status >= 400:
+            raise FetchError(
+                url,
+                f"HTTP {response.status} {response.reason or ''}".strip(),
+                status=response.status,
+                retry_after=retry_after,
+            )
+        body = await self._read_capped(url, response)
+        return Fetched(
+            url=url,
+            final_url=final_url,
+            status=response.status,
+            body=body,
+            content_type=response.headers.get("Content-Type", ""),
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+            max_age=max_age(response.headers, now),
+            retry_after=retry_after,
+            moved_to=moved_to,
+        )
+
     async def _read_capped(self, url: str, response: aiohttp.ClientResponse) -> bytes:
+        """The body, decoded of its Content-Encoding, refused past ``max_bytes`` decoded."""
         cap = self.service.max_bytes
         length = response.content_length
         if length is not None and length > cap and "Content-Encoding" not in response.headers:
             raise FetchError(url, f"response of {length} bytes exceeds the cap of {cap} bytes")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.content.iter_chunked(65536):
+        async for chunk in response.content.iter_chunked(_CHUNK):
             size += len(chunk)
             if size > cap:
                 raise FetchError(url, f"response exceeds the cap of {cap} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
-
-    def _read_file(self, url: str, etag: str | None) -> Fetched:
-        path = Path(url.removeprefix("file://"))
-        try:
-            stat = path.stat()
-            if stat.st_size > self.service.max_bytes:
-                raise FetchError(url, f"file of {stat.st_size} bytes exceeds the cap")
-            body = path.read_bytes()
-        except OSError as exc:
-            raise FetchError(url, f"cannot read file: {exc.strerror or exc}") from exc
-        tag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-        if etag == tag:
-            return Fetched(url=url, final_url=url, status=304, body=b"", etag=tag)
-        return Fetched(url=url, final_url=url, status=200, body=body, etag=tag)
