@@ -14,9 +14,12 @@ from lxml import etree
 from lxml import html as lxml_html
 from markdown_it import MarkdownIt
 
+from newsbote.config.schema import BotConfig
+from newsbote.render import RenderContext, Renderer
 from newsbote.render.limits import fit, mastodon_length
 from newsbote.render.markup import convert
-from newsbote.types import Markup
+from newsbote.types import Entry, Item, KeyKind, Markup, Message
+from newsbote.urls import link_url
 
 GOLDEN = Path(__file__).parent / "golden"
 ARTICLE = (GOLDEN / "article.html").read_text(encoding="utf-8")
@@ -149,3 +152,178 @@ def test_short_posts_are_not_touched() -> None:
 
 def test_mastodon_counts_links_as_23() -> None:
     assert mastodon_length("see https://example.org/" + "x" * 100) == len("see ") + 23
+
+
+# -- the URL policy in every markup ------------------------------------------------
+
+HTML_MARKUPS = (Markup.HTML, Markup.MATRIX, Markup.TELEGRAM)
+TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+                 "blockquote", "span", "tg-spoiler", "tg-emoji"}  # fmt: skip
+
+
+def _html_urls(fragment: str) -> list[str]:
+    root = lxml_html.fragment_fromstring(fragment or "<p></p>", create_parent="div")
+    assert not list(root.iter("script", "iframe", "object", "embed"))
+    found = []
+    for element in root.iter():
+        for name, value in element.attrib.items():
+            assert not name.lower().startswith("on"), f"event handler {name}={value!r}"
+            if name in ("href", "src", "cite", "srcset", "action", "formaction", "poster"):
+                found.append(value)
+    return found
+
+
+def _markdown_urls(text: str) -> list[str]:
+    found = []
+    for token in _md.parse(text):
+        for child in [token, *(token.children or [])]:
+            assert child.type not in ("html_inline", "html_block"), child.content
+            if child.type in ("link_open", "image"):
+                found.append(str(child.attrGet("href") or child.attrGet("src")))
+    return found
+
+
+def _bbcode_urls(text: str) -> list[str]:
+    found, inside = [], None
+    for kind, tag, options, token in _bb.tokenize(text):
+        if kind == bbcode.Parser.TOKEN_TAG_START and tag in ("url", "img"):
+            if options and options.get(tag):
+                found.append(options[tag])
+            else:
+                inside = tag
+        elif kind == bbcode.Parser.TOKEN_DATA and inside:
+            found.append(token)
+            inside = None
+        elif kind == bbcode.Parser.TOKEN_TAG_END:
+            inside = None
+    return found
+
+
+def _slack_urls(text: str) -> list[str]:
+    """Slack reads everything between ``<`` and ``>`` as a link, mention or command."""
+    found, start = [], text.find("<")
+    while start >= 0:
+        end = text.find(">", start)
+        assert end > start, f"unclosed < in {text!r}"
+        target = text[start + 1 : end].split("|", 1)[0]
+        assert not target.startswith(("!", "@", "#")), f"mention or command {target!r}"
+        found.append(target)
+        start = text.find("<", end)
+    return found
+
+
+_DANGEROUS_SCHEMES = ("javascript:", "vbscript:", "data:", "file:", "blob:", "//")
+
+
+def urls_in(output: str, markup: Markup) -> list[str]:
+    """Every URL a reader of ``output`` could follow or load, read back by a real parser
+    where one exists; fails on injected markup (scripts, handlers, raw HTML, mentions)."""
+    if markup in HTML_MARKUPS:
+        if markup is Markup.TELEGRAM:
+            root = lxml_html.fragment_fromstring(output or "<p></p>", create_parent="div")
+            assert {e.tag for e in root.iter() if e is not root} <= TELEGRAM_TAGS
+        return _html_urls(output)
+    if markup in (Markup.MARKDOWN, Markup.DISCORD):
+        return _markdown_urls(output)
+    if markup is Markup.BBCODE:
+        return _bbcode_urls(output)
+    if markup is Markup.SLACK:
+        return _slack_urls(output)
+    # plain text: a word a client could linkify starts with its scheme
+    words = [word.lstrip("([<\"'") for word in output.split()]
+    assert not [word for word in words if word.lower().startswith(_DANGEROUS_SCHEMES)], output
+    return [word.rstrip(")") for word in words if word.startswith(("http:", "https:", "mailto:"))]
+
+
+def assert_urls_pass(output: str, markup: Markup) -> list[str]:
+    """Every URL in ``output`` is http(s) (or mailto) and already in the policy's form."""
+    found = urls_in(output, markup)
+    for url in found:
+        decoded = html.unescape(url) if markup is Markup.SLACK else url
+        assert link_url(decoded) == decoded, f"{markup}: {url!r} in {output!r}"
+    assert "<script" not in output.lower()
+    return found
+
+
+HOSTILE_URLS = [
+    "javascript:alert(1)", " JaVaScRiPt:alert(1)", "\x01java\tscript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "vbscript:msgbox(1)",
+    "file:///etc/passwd", "//evil.example/x", "https://user:pw@evil.example/",
+]  # fmt: skip
+# an image URL that, pasted raw into Markdown, ends its destination and adds a link and a mention
+BREAKOUT = "https://img.example/a.png)[@room](https://evil.example/) ![x](javascript:alert(1)"
+
+
+def hostile_fragment() -> str:
+    parts = [
+        f'<p><a href="{html.escape(url)}">Klick {n}</a> <img src="{html.escape(url)}" alt="Bild {n}"></p>'
+        for n, url in enumerate(HOSTILE_URLS)
+    ]
+    parts.append(f'<p><img src="{html.escape(BREAKOUT)}" alt="x](javascript:alert(1)) [y"></p>')
+    parts.append(f'<p><a href="{html.escape(BREAKOUT)}" title="a\\">weiter</a></p>')
+    parts.append(
+        '<p><a href="https://a.example/x)y">Klammer</a> <a href="mailto:r@a.example">Post</a></p>'
+    )
+    parts.append('<blockquote cite="javascript:alert(1)"><p>Zitat</p></blockquote>')
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("markup", list(Markup))
+def test_hostile_urls_in_a_body_leave_no_link_and_inject_nothing(markup: Markup) -> None:
+    output = convert(hostile_fragment(), markup)
+    found = assert_urls_pass(output, markup)
+    # the link texts stay as text; the hostile images are gone
+    assert all(f"Klick {n}" in output for n in range(len(HOSTILE_URLS)))
+    assert not any(
+        f"Bild {n}" in output for n in range(len(HOSTILE_URLS)) if markup is not Markup.TEXT
+    )
+    # the three fine URLs (the image and link breaking out of Markdown are fine, once encoded)
+    encoded = (
+        "https://img.example/a.png%29%5B@room%5D%28https://evil.example/%29"
+        "%20!%5Bx%5D%28javascript:alert%281%29"
+    )
+    assert sum(url == encoded for url in found) == 2
+    assert "https://a.example/x%29y" in found or markup is Markup.TEXT
+    assert not any("evil.example" in url and url != encoded for url in found)
+    if markup in (Markup.MARKDOWN, Markup.DISCORD):
+        assert "@room](" not in output and "](https://evil.example/)" not in output
+
+
+def _message(link: str | None, image: str | None, markup: Markup, content: str) -> Message:
+    entry = Entry(
+        guid="g", link=link, title="Titel", content_html=content, summary_html="", image=image
+    )
+    return Renderer().render(
+        Item("blog", "g", KeyKind.GUID, link, entry, "f"),
+        destination="x",
+        markup=markup,
+        context=RenderContext(bot=BotConfig(), language="de", source_title="Blog"),
+    )
+
+
+@pytest.mark.parametrize("markup", list(Markup))
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_an_entry_whose_link_and_image_fail_the_policy_posts_without_them(
+    markup: Markup, url: str
+) -> None:
+    message = _message(url, url, markup, "<p>Der Text.</p>")
+    assert message.link is None and message.image is None
+    assert "Der Text." in message.body and message.title == "Titel"
+    assert "zum Artikel" not in message.body  # the template leaves out the missing link
+    assert assert_urls_pass(message.body, markup) == []
+
+
+@pytest.mark.parametrize("markup", list(Markup))
+def test_an_image_url_that_would_break_out_of_markdown_stays_one_image(markup: Markup) -> None:
+    message = _message("https://a.example/artikel", BREAKOUT, markup, "<p>Der Text.</p>")
+    image = "https://img.example/a.png%29%5B@room%5D%28https://evil.example/%29%20!%5Bx%5D%28javascript:alert%281%29"
+    assert message.image == image and message.link == "https://a.example/artikel"
+    found = assert_urls_pass(message.body, markup)
+    assert sorted(found) == sorted([image, "https://a.example/artikel"])
+    if markup is Markup.MARKDOWN:
+        tokens = [c for t in _md.parse(message.body) for c in (t.children or [])]
+        assert [t.type for t in tokens if t.type in ("image", "link_open")] == [
+            "image",
+            "link_open",
+        ]
+        assert "@room" not in "".join(t.content for t in tokens if t.type == "text")

@@ -3,6 +3,11 @@
 A template defines two blocks, ``title`` and ``body``. The body is HTML with
 autoescaping on; ``content`` and ``summary`` are the item's already sanitized
 HTML. A destination that speaks another markup gets the body converted.
+
+``link`` and ``image`` are the entry's URLs after the URL policy
+(:mod:`newsbote.urls`): ``None`` when the feed's URL is not a safe http(s) URL,
+so a template's ``{% if link %}`` leaves the "zum Artikel…" link out and the
+rest of the post still goes out. The message carries the same two URLs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from newsbote.enrich.sanitize import plain_text, sanitize_entry
 from newsbote.errors import RenderError
 from newsbote.render.limits import Measure, fit
 from newsbote.types import Item, Markup, Message
+from newsbote.urls import web_url
 
 _MONTHS_DE = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
               "September", "Oktober", "November", "Dezember")  # fmt: skip
@@ -137,17 +143,18 @@ class Renderer:
         """
         compiled = self._template(template, context.language)
         entry = sanitize_entry(item.entry)  # nothing unsanitized is ever rendered
+        link, image = web_url(entry.link), web_url(entry.image)
         variables = {
             "title": entry.title,
             # sanitized by nh3 when parsed: safe to insert as HTML
             "content": SafeHTML(entry.content_html),  # noqa: S704
             "summary": SafeHTML(entry.summary_html),  # noqa: S704
             "teaser": item.teaser,
-            "link": entry.link,
+            "link": link,
             "author": entry.author,
             "published": entry.published,
             "categories": list(entry.categories),
-            "image": entry.image,
+            "image": image,
             "content_has_image": "<img" in entry.content_html,
             "source": context.source_title,
             "bot": context.bot,
@@ -162,7 +169,7 @@ class Renderer:
             raise RenderError(name, f"missing block {exc}", destination=destination) from exc
         except TemplateError as exc:
             raise RenderError(name, _describe(exc), destination=destination) from exc
-        title = plain_text(title) or entry.title or (entry.link or "")
+        title = plain_text(title) or entry.title or (link or "")
         if action == "reply":
             title = UPDATE_PREFIX.get(context.language, UPDATE_PREFIX["en"]) + title
         if headline:
@@ -172,9 +179,9 @@ class Renderer:
             destination=destination,
             title=title,
             body=body,
-            link=entry.link,
+            link=link,
             markup=markup,
-            image=entry.image,
+            image=image,
             action=action,
         )
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from markdownify import MarkdownConverter
 
+from newsbote.urls import link_url, web_url
+
 
 class _Markdown(MarkdownConverter):
     def __init__(self, **options: Any) -> None:
@@ -54,23 +56,51 @@ class _Markdown(MarkdownConverter):
         return f"\n\n{text.strip()}\n\n"
 
     def convert_a(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        # the URL policy percent-encodes ( ) < > spaces and \: the destination cannot end early
+        href = link_url(el.get("href"))
+        if href is None:
+            return text  # a link that fails the policy stays as its text
+        el["href"] = href
+        if el.get("title"):
+            el["title"] = _title(el["title"])
         base: Any = super()  # convert_a is not in markdownify's stubs
-        converted = str(base.convert_a(el, text, parent_tags))
-        href = el.get("href") or ""
-        if ("(" in href or ")" in href) and f"]({href}" in converted:
-            # an unbalanced parenthesis would end the destination early: <…> keeps it whole
-            converted = converted.replace(f"]({href}", f"](<{href}>", 1)
-        return converted
+        return str(base.convert_a(el, text, parent_tags))
+
+    def convert_img(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        src = web_url(el.attrs.get("src"))
+        if src is None:
+            return ""
+        el["src"] = src
+        el["alt"] = _alt(self, el.attrs.get("alt") or "", parent_tags)
+        if el.get("title"):
+            el["title"] = _title(el["title"])
+        base: Any = super()  # convert_img is not in markdownify's stubs
+        return str(base.convert_img(el, text, parent_tags))
+
+    def convert_video(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return text  # sanitized HTML has no video; a template's would bring unchecked URLs
+
+
+def _alt(converter: Any, alt: str, parent_tags: set[str]) -> str:
+    """Image text that cannot close the ``![…]`` early: one line, brackets escaped."""
+    return str(converter.escape(" ".join(alt.split()), parent_tags))
+
+
+def _title(title: str) -> str:
+    """A link title on one line whose backslashes cannot escape markdownify's closing quote
+    (markdownify escapes the quotes themselves)."""
+    return " ".join(title.split()).replace("\\", "\\\\")
 
 
 class _DiscordMarkdown(_Markdown):
     """Discord renders no inline images and no headings below ###."""
 
     def convert_img(self, el: Any, text: str, parent_tags: set[str]) -> str:
-        src = el.attrs.get("src") or ""
-        alt = el.attrs.get("alt") or src
-        me: Any = self  # escape is not in markdownify's stubs
-        return f"[{me.escape(alt, parent_tags)}]({src})" if src else ""
+        src = web_url(el.attrs.get("src"))
+        if src is None:
+            return ""
+        alt = _alt(self, el.attrs.get("alt") or "", parent_tags) or src
+        return f"[{alt}]({src})"
 
     def convert_hN(self, n: int, el: Any, text: str, parent_tags: set[str]) -> str:
         if n > 3:

@@ -14,7 +14,10 @@ text       toots, the plain part of email and Matrix
 =========  ====================================================================
 
 Markdown goes through markdownify; the others through :mod:`render.tree`,
-each escaping what its dialect would otherwise read as markup.
+each escaping what its dialect would otherwise read as markup. Every ``href``,
+``src`` and ``cite`` passes the URL policy (:mod:`newsbote.urls`) on the way
+out, whatever the markup: a link that fails it is left as its text, an image
+that fails it is dropped.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ from typing import Any
 
 import nh3
 
-from newsbote.render.tree import Writer, parse_fragment, unnest_images
+from newsbote.render.tree import Writer, parse_fragment, police_urls, unnest_images
 from newsbote.types import Markup
+from newsbote.urls import link_url, web_url
 
 # -- BBCode (XenForo, phpBB) ---------------------------------------------------
 
-_BB_TAGLIKE = re.compile(r"\[(?=/?[A-Za-z*])")
+_BB_TAGLIKE = re.compile(r"\[(?=/?[A-Za-z*=])")
 
 
 class BBCodeWriter(Writer):
@@ -189,7 +193,7 @@ _MATRIX_CLEANER = nh3.Cleaner(
 
 def to_matrix_html(fragment: str) -> str:
     """Matrix clients show only ``mxc://`` images: an image becomes a link to it."""
-    tree = unnest_images(parse_fragment(fragment))
+    tree = unnest_images(police_urls(parse_fragment(fragment)))
     for element in tree.iter():
         if element.tag in _MATRIX_RENAMES:  # blocks Matrix does not know keep their breaks
             element.tag = _MATRIX_RENAMES[element.tag]
@@ -209,6 +213,51 @@ def html_string(element: Any) -> str:
     return str(lxml_html.tostring(element, encoding="unicode"))
 
 
+# -- HTML (the board, email, webhooks) ------------------------------------------
+
+_POLICIES = {"href": link_url, "src": web_url, "cite": link_url}
+
+
+def police_html(fragment: str) -> str:
+    """``fragment`` with every ``href``, ``src`` and ``cite`` through the URL policy.
+
+    Sanitized HTML (``enrich.sanitize``) writes each attribute as `` name="value"``
+    with quotes escaped, so a linear scan can see that every URL already passes;
+    only a fragment where one does not (or an attribute is written otherwise) is
+    parsed and rewritten.
+    """
+    if _urls_pass(fragment):
+        return fragment
+    root = police_urls(parse_fragment(fragment))
+    return html.escape(root.text or "", quote=False) + "".join(html_string(c) for c in root)
+
+
+def _urls_pass(fragment: str) -> bool:
+    """Whether every URL attribute of ``fragment`` is in its canonical form and passes."""
+    lower = fragment.lower()
+    for name, policy in _POLICIES.items():
+        start = lower.find(name)
+        while start >= 0:
+            after = start + len(name)
+            equals = after
+            while equals < len(lower) and lower[equals] in " \t\n\r\f":
+                equals += 1
+            if equals >= len(lower) or lower[equals] != "=":
+                start = lower.find(name, after)  # a word, or an attribute without a value
+                continue
+            canonical = (
+                start > 0 and fragment[start - 1] == " " and fragment.startswith(f'{name}="', start)
+            )
+            end = fragment.find('"', after + 2) if canonical else -1
+            if end < 0:
+                return False
+            value = html.unescape(fragment[after + 2 : end])
+            if policy(value) != value:
+                return False
+            start = lower.find(name, end)
+    return True
+
+
 # -- dispatch ------------------------------------------------------------------
 
 _WRITERS: dict[Markup, Writer] = {
@@ -222,7 +271,7 @@ _WRITERS: dict[Markup, Writer] = {
 def convert(fragment: str, markup: Markup) -> str:
     """``fragment`` (sanitized HTML) in ``markup``."""
     if markup is Markup.HTML:
-        return fragment.strip()
+        return police_html(fragment).strip()
     if markup is Markup.MATRIX:
         return to_matrix_html(fragment)
     if markup in (Markup.MARKDOWN, Markup.DISCORD):
@@ -230,7 +279,7 @@ def convert(fragment: str, markup: Markup) -> str:
 
         if markup is Markup.MARKDOWN:
             return markdown.to_markdown(fragment)
-        unnested = unnest_images(parse_fragment(fragment))
+        unnested = unnest_images(police_urls(parse_fragment(fragment)))
         inner = html.escape(unnested.text or "") + "".join(html_string(child) for child in unnested)
         return markdown.to_discord(inner)
     return _WRITERS[markup].render(fragment)

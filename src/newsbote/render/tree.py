@@ -13,6 +13,8 @@ from typing import Any
 
 from lxml import html as lxml_html
 
+from newsbote.urls import link_url, web_url
+
 _SPACES = re.compile(r"(?<=\S) {2,}|^ +| +$", re.M)
 
 BLOCK_TAGS = {
@@ -25,6 +27,33 @@ BLOCK_TAGS = {
 def parse_fragment(fragment: str) -> Any:
     """An lxml element wrapping ``fragment`` (a ``div`` holding its nodes)."""
     return lxml_html.fragment_fromstring(fragment or "", create_parent="div")
+
+
+def police_urls(root: Any) -> Any:
+    """Every URL of the tree through the policy (:mod:`newsbote.urls`), in place.
+
+    A link that fails it loses its ``href`` (its text stays, as text), an image
+    that fails it is removed, a quote's ``cite`` that fails it is dropped; the
+    URLs that pass are replaced by their encoded form, safe in any markup.
+    """
+    for element in list(root.iter("a", "img", "blockquote", "q")):
+        if element.tag == "img":
+            src = web_url(element.get("src"))
+            if src is None:
+                element.drop_tree()  # keeps its tail text
+            else:
+                element.set("src", src)
+            continue
+        name = "href" if element.tag == "a" else "cite"
+        value = element.get(name)
+        if value is None:
+            continue
+        url = link_url(value)
+        if url is None:
+            del element.attrib[name]
+        else:
+            element.set(name, url)
+    return root
 
 
 def unnest_images(root: Any) -> Any:
@@ -123,7 +152,7 @@ class Writer:
     # structure ----------------------------------------------------------------
 
     def render(self, fragment: str) -> str:
-        root = parse_fragment(fragment)
+        root = police_urls(parse_fragment(fragment))
         return self.document(self.blocks(root if self.nest_images else unnest_images(root)))
 
     def blocks(self, element: Any) -> list[str]:
