@@ -214,3 +214,37 @@ async def test_a_stop_waits_for_the_round_of_deliveries_in_flight_not_for_the_ba
     assert 0 < left.count("sent") <= 1000  # the round in flight (500 at most) finished
     assert left.count("pending") >= 500  # the rest waits for the next start, not lost
     assert set(left) == {"sent", "pending"}
+
+
+async def test_a_ledger_row_with_hostile_urls_reaches_the_receiver_without_them(
+    receiver: WebhookReceiver, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row written before the URL policy (or by anything else) is checked on the way out."""
+    from newsbote.outbox import Delivery
+    from newsbote.types import Markup, Message
+    from newsbote.worker import build_destinations
+    from tests.test_markup import assert_urls_pass
+
+    monkeypatch.setenv("NEWSBOTE_TEST_HOOK_SECRET", SECRET)
+    path = write_config(tmp_path, "sqlite:///x.db", [])
+    path.write_text(
+        path.read_text() + f'\n[[destinations]]\nname = "hook"\nkind = "webhook"\n'
+        f'url = "{receiver.url("/hook")}"\nsecret_env = "NEWSBOTE_TEST_HOOK_SECRET"\n'
+        "allow_private = true\n"
+    )
+    hook = build_destinations(load(path), store)["hook"]
+    body = (
+        '<p><a href="javascript:alert(1)">Klick</a> <img src="data:image/svg+xml,x" alt="b">'
+        '<a href="https://a.example/x)y">weiter</a></p>'
+    )
+    message = Message(
+        destination="hook", title="t", body=body, link=" JaVaScRiPt:alert(1)",
+        markup=Markup.HTML, image="vbscript:msgbox(1)",
+    )  # fmt: skip
+    await hook.send(Delivery(1, 1, "hook", "k", 1, "post", 1, message))
+    await hook.close()
+    (post,) = receiver.posts.values()
+    assert post["link"] is None and post["image"] is None
+    assert assert_urls_pass(str(post["html"]), Markup.HTML) == ["https://a.example/x%29y"]
+    assert assert_urls_pass(str(post["text"]), Markup.TEXT) == ["https://a.example/x%29y"]
+    assert "Klick" in str(post["html"]) and "Klick" in str(post["text"])

@@ -9,6 +9,8 @@ Body (``application/json``)::
 Headers: ``Idempotency-Key`` (the same for every retry of one delivery),
 ``X-Newsbote-Timestamp`` (Unix seconds) and, with a secret,
 ``X-Newsbote-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">``.
+``link`` and ``image`` are ``null`` unless they are safe http(s) URLs, and every
+URL inside ``html`` and ``text`` passes the same policy (see ``newsbote.urls``).
 A receiver answering 2xx may return ``{"id": ..., "url": ...}``; 429 and 5xx are
 retried (``Retry-After`` honoured), other 4xx are permanent.
 """
@@ -31,6 +33,7 @@ from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.render.markup import convert
 from newsbote.types import Markup, Receipt
+from newsbote.urls import web_url
 
 
 class WebhookOptions(HttpOptions):
@@ -127,10 +130,11 @@ class Webhook(HttpDestination[WebhookOptions]):
                 "id": delivery.idempotency_key,
                 "remote_id": receipt.remote_id if receipt else None,
                 "title": message.title,
-                "html": message.body,
+                # the URL policy again: a ledger row may predate it, a receiver may render the HTML
+                "html": convert(message.body, Markup.HTML),
                 "text": convert(message.body, Markup.TEXT),
-                "link": message.link,
-                "image": message.image,
+                "link": web_url(message.link),
+                "image": web_url(message.image),
                 "bot": {"name": self.context.bot.name, "title": self.context.bot.title},
             }
         )
