@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,52 @@ def test_add_and_remove_keep_comments(tmp_path: Path) -> None:
     text = path.read_text()
     assert "heise.rdf" not in text and "# Mein Kommentar" in text
     assert [s.name for s in load_config(path).config.sources] == ["golem", "example.org"]
+
+
+@pytest.mark.parametrize(
+    ("new", "complaint"),
+    [
+        (NewSource("https://a.example/feed", interval="15min"), "sources.interval"),
+        (NewSource("https://a.example/feed", first_run="lots"), "sources.first_run"),
+        (NewSource("ftp://a.example/feed"), "sources.url"),
+    ],
+    ids=["interval", "first_run", "scheme"],
+)
+def test_a_refused_addition_leaves_the_file_as_it_was(
+    tmp_path: Path, new: NewSource, complaint: str
+) -> None:
+    """The bad block used to be written before the complaint, and every later command
+    then failed on it."""
+    path = write(tmp_path, VALID)
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match=re.escape(complaint)) as caught:
+        add_sources(path, [new])
+    assert "the file is left unchanged" in str(caught.value)
+    assert path.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left beside it
+
+
+def test_one_bad_source_of_many_refuses_the_whole_edit(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+    before = path.read_bytes()
+    good = [NewSource(f"https://n{n}.example/feed") for n in range(5)]
+    with pytest.raises(ConfigError, match=r"sources\.url"):
+        add_sources(path, [*good, NewSource("ftp://n.example/feed")])
+    assert path.read_bytes() == before
+
+
+def test_a_removal_that_leaves_the_config_invalid_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID + "\n[web]\nprot = 8080\n")  # broken already
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match="unknown option 'prot'"):
+        remove_source(path, "golem")
+    assert path.read_bytes() == before
+
+
+def test_a_removal_may_repair_a_config(tmp_path: Path) -> None:
+    """A bad block written by an earlier version (or by hand) can be removed again."""
+    path = write(tmp_path, VALID + '\n[[sources]]\nname = "x"\nurl = "ftp://x.example/feed"\n')
+    with pytest.raises(ConfigError):
+        load_config(path)
+    assert remove_source(path, "x") == "x"
+    assert [s.name for s in load_config(path).config.sources] == ["heise", "golem"]

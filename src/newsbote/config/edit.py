@@ -117,8 +117,22 @@ def add_sources(path: Path, new: Sequence[NewSource], *, skip_known: bool = Fals
         known[source.url] = chosen
         added.append(chosen)
     if added:
-        _write(path, tomlkit.dumps(document))
+        _save(path, tomlkit.dumps(document))
     return added
+
+
+def _save(path: Path, text: str) -> None:
+    """Write the edited config, if it is valid: a refused edit leaves the file byte for
+    byte as it was (a bad block written first made every later command fail)."""
+    from newsbote.config.load import parse_config
+
+    try:
+        parse_config(text, path)
+    except ConfigError as exc:
+        hint = "; ".join(part for part in (exc.hint, "the file is left unchanged") if part)
+        # no line: it would be a line of the edit, not of the file
+        raise ConfigError(exc.message, file=str(path), key=exc.key, hint=hint) from None
+    _write(path, text)
 
 
 def _write(path: Path, text: str) -> None:
@@ -146,7 +160,7 @@ def remove_source(path: Path, url_or_name: str) -> str:
             name = str(table.get("name"))
             del sources[index]
             _drop_route_references(document, name)
-            _write(path, tomlkit.dumps(document))
+            _save(path, tomlkit.dumps(document))
             return name
     raise ConfigError(f"no source with URL or name {url_or_name!r}", file=str(path))
 
