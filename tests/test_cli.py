@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from newsbote import cli
 from newsbote.cli import _progress_bar, app
 from tests.servers import FeedServer, rss
 
@@ -197,3 +198,182 @@ def test_log_lines_go_above_a_progress_bar_and_back_after_it() -> None:
         assert handler.stream is sys.__stderr__
     finally:
         logging.getLogger().removeHandler(handler)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        (["https://a.example/feed", "--interval", "15min"], "sources.interval"),
+        (["https://a.example/feed", "--first-run", "lots"], "sources.first_run"),
+        (["ftp://a.example/feed"], "sources.url"),
+    ],
+    ids=["interval", "first_run", "scheme"],
+)
+def test_a_refused_add_leaves_the_config_byte_for_byte(
+    configured: Path, arguments: list[str], complaint: str
+) -> None:
+    """The right error used to come after the bad block was written: every later
+    command then failed on it."""
+    before = configured.read_bytes()
+    code, output = invoke("add", *arguments, "-c", str(configured))
+    assert code == 2 and complaint in output and "left unchanged" in output
+    assert configured.read_bytes() == before
+    assert invoke("check", "--no-fetch", "-c", str(configured))[0] == 0
+
+
+def test_a_refused_remove_or_import_leaves_the_config_byte_for_byte(
+    configured: Path, tmp_path: Path
+) -> None:
+    before = configured.read_bytes()
+    code, output = invoke("remove", "nothing-of-that-name", "-c", str(configured))
+    assert code == 2 and "no source with URL or name" in output
+    assert configured.read_bytes() == before
+
+    opml = tmp_path / "feeds.opml"
+    feeds = [
+        "https://fine.example/feed",
+        "ftp://files.example/feed",
+        "file:///home/someone/.ssh/id_rsa",
+        "/etc/passwd",
+    ]
+    for bad in feeds[1:]:  # alone or among good ones, no outline may name a local file
+        outlines = "".join(f'<outline type="rss" xmlUrl="{u}"/>' for u in (feeds[0], bad))
+        opml.write_text(f'<opml version="2.0"><body>{outlines}</body></opml>')
+        code, output = invoke("import-opml", str(opml), "-c", str(configured))
+        assert code == 2 and "nothing was imported" in output, output
+        assert configured.read_bytes() == before
+
+
+# What a hostile feed puts in its titles: a window title change (OSC), a colour (CSI),
+# a right-to-left override, Rich markup, and a C1 control.
+EVIL = "\x1b]0;pwned\x07\x1b[31m\u202e[red]x[/red]\x9b"
+RAW = ["\x1b", "\x07", "\u202e", "\x9b", "]0;pwned", "[31m"]
+
+
+def _json_feed(title: str) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": f"Feed {title}",
+            "items": [
+                {
+                    "id": "evil-1",
+                    "url": "https://example.org/evil",
+                    "title": f"Artikel {title}",
+                    "content_html": f"<p>Text {title}</p>",
+                }
+            ],
+        }
+    )
+
+
+def test_text_from_outside_cannot_drive_the_terminal_or_show_a_password(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    """Feed titles, stored errors and replies reached the terminal raw: escape sequences
+    changed the window title and colours, Rich read ``[red]`` as markup, and a feed URL's
+    password was printed."""
+    from sqlalchemy import update
+
+    from newsbote.store import open_store
+    from newsbote.store.schema import deliveries, sources
+    from tests.helpers import write_config
+
+    feed_server.set("/evil.json", _json_feed(EVIL), content_type="application/feed+json")
+    locked = feed_server.url("/locked.xml").replace("://", "://reader:s3cret@")
+    config = write_config(
+        tmp_path,
+        sqlite_url,
+        [
+            {"name": "evil", "url": feed_server.url("/evil.json"), "allow_private": True},
+            {"name": "locked", "url": locked, "allow_private": True},  # 404: an error
+        ],
+    )
+    outputs: dict[str, str] = {}
+    outputs["check"] = invoke("check", "-c", str(config))[1]
+    outputs["preview"] = invoke("preview", "evil", "-c", str(config))[1]
+    outputs["run"] = invoke("run", "--once", "-c", str(config))[1]
+    store = open_store(sqlite_url)
+    try:  # what destinations and publishers answered, as stored
+        store.call(
+            lambda c: c.execute(
+                update(deliveries).values(
+                    state="failed", last_error=f"HTTP 502 {EVIL} from {locked}"
+                )
+            )
+        )
+        store.call(
+            lambda c: c.execute(
+                update(sources)
+                .where(sources.c.name == "evil")
+                .values(errors=1, last_error=f"{EVIL} at {locked}", url=locked)
+            )
+        )
+    finally:
+        store.close()
+    cli.console.width = 300  # wide enough that no table cell is cut short
+    try:
+        outputs["status"] = invoke("status", "-c", str(config))[1]
+        outputs["why"] = invoke("why", "https://example.org/evil", "-c", str(config))[1]
+        outputs["deliveries"] = invoke("deliveries", "-c", str(config))[1]
+    finally:
+        cli.console.width = None  # type: ignore[assignment]  # the terminal's again
+    shows = {
+        "check": "Feed",
+        "preview": "Artikel",
+        "run": "polled 2 source(s)",
+        "status": "evil",
+        "why": "Artikel",
+        "deliveries": "HTTP 502",
+    }
+    for command, output in outputs.items():
+        assert shows[command] in output, (command, output)
+        for raw in RAW:
+            assert raw not in output, (command, raw, output)
+        assert "s3cret" not in output, (command, output)
+    # the markup is shown as the feed wrote it, not read as a colour
+    assert "[red]x[/red]" in outputs["preview"] and "[red]x[/red]" in outputs["why"]
+    assert "reader:***@" in outputs["check"] and "reader:***@" in outputs["status"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a\x1b]0;title\x07b", "ab"),  # OSC ended by BEL
+        ("a\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\b", "alinkb"),  # ended by ST
+        ("a\x1b[1;31mred\x1b[0mb", "aredb"),  # CSI
+        ("a\x1bcb", "ab"),  # ESC and one character (here: reset the terminal)
+        ("a\x9b31mb\x85c", "a31mbc"),  # C1 controls alone
+        ("a\rb\x08c\x00d\x7f", "abcd"),
+        ("\u202aa\u202bb\u202cc\u202dd\u202ee\u2066f\u2067g\u2068h\u2069", "abcdefgh"),
+        ("line\nnext\tcol", "line next col"),
+        ("ftp://me:pa:ss@h.example/x and https://u:p@h2.example", "ftp://me:***@h.example/x and https://u:***@h2.example"),
+        ("Grüße, 東京 — [b]ok[/b]", "Grüße, 東京 — [b]ok[/b]"),
+    ],
+)  # fmt: skip
+def test_shown_text_is_plain_one_line_and_masked(text: str, expected: str) -> None:
+    assert cli.shown(text) == expected
+
+
+def test_shown_keeps_lines_where_asked_and_markup_is_escaped() -> None:
+    assert cli.shown("a\nb\tc\r", lines=True) == "a\nb\tc"
+    from rich.console import Console
+
+    printed = Console(width=200, emoji=False)
+    with printed.capture() as captured:
+        printed.print(f"title: {cli.shown_markup('[bold red]x[/] :smile:')}")
+    assert captured.get().strip() == "title: [bold red]x[/] :smile:"
+
+
+def test_shown_takes_linear_time_on_unterminated_sequences() -> None:
+    """Unbounded untrusted text: a long run of escape openers and URL prefixes."""
+    hostile = "\x1b]" * 50_000 + "\x1b[" * 50_000 + "\n" + "://a:" * 50_000
+    assert cli.shown(hostile) == " " + "://a:" * 50_000
+
+
+def test_log_lines_pass_through_shown(caplog: pytest.LogCaptureFixture) -> None:
+    formatter = cli._ShownFormatter("%(message)s")
+    record = logging.LogRecord("newsbote.x", logging.INFO, "f", 1, "title=%s", ("\x1b[31mx",), None)
+    assert formatter.format(record) == "title=x"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,8 +53,50 @@ app = typer.Typer(
     add_completion=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+# no ":name:" emoji codes: text from feeds is printed, and ours has its symbols as they are
+console = Console(emoji=False)
+errors = Console(stderr=True, emoji=False)
+
+# Terminal control in text from outside: escape sequences are removed whole (CSI, OSC,
+# and ESC with one character), then every other C0 and C1 control character and the
+# bidirectional overrides one by one. No pattern backtracks: each part is a run of one
+# character class.
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.?)", re.DOTALL
+)
+_CONTROLS: dict[int, str | None] = dict.fromkeys(
+    [*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+_ONE_LINE = {**_CONTROLS, ord("\n"): " ", ord("\t"): " "}
+_LINES = {**_CONTROLS, ord("\n"): "\n", ord("\t"): "\t"}
+_PASSWORD = re.compile(r"(?<=://)([^\s/?#@:]*):[^\s/?#@]*@")
+
+
+def shown(text: object, *, lines: bool = False) -> str:
+    """Text from outside (a feed, a page, a destination's reply, an error quoting one) as
+    the terminal may show it: no escape sequences or other control characters, no
+    bidirectional overrides, no password of a URL. Newlines and tabs stay with ``lines``;
+    otherwise they are spaces, and the text is one line.
+
+    Every such text the command line prints passes here; in Rich markup also through
+    :func:`shown_markup`, so that ``[red]`` in a feed's title is printed as it is.
+    """
+    text = _ESCAPE_SEQUENCE.sub("", str(text))
+    text = text.translate(_LINES if lines else _ONE_LINE)
+    return _PASSWORD.sub(r"\1:***@", text)
+
+
+def shown_markup(text: object, *, lines: bool = False) -> str:
+    """:func:`shown`, escaped for a string that Rich reads as markup."""
+    return escape(shown(text, lines=lines))
+
+
+class _ShownFormatter(logging.Formatter):
+    """Log lines quote feeds and destinations: they pass :func:`shown` too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return shown(super().format(record), lines=True)
+
 
 ConfigOption = Annotated[
     Path | None,
@@ -62,15 +105,19 @@ ConfigOption = Annotated[
 
 
 def _setup_logging(level: str, process: str = "") -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format=f"%(asctime)s %(levelname)-7s {process}%(name)s %(message)s",
-        datefmt="%H:%M:%S",
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        _ShownFormatter(
+            f"%(asctime)s %(levelname)-7s {process}%(name)s %(message)s", datefmt="%H:%M:%S"
+        )
     )
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
 
 
 def _fail(exc: NewsboteError) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    errors.print(
+        f"[bold red]error:[/] {shown_markup(exc, lines=True)}", highlight=False, soft_wrap=True
+    )
     return typer.Exit(2)
 
 
@@ -152,17 +199,22 @@ def check(
                 renderer.check(route.template, language)
             except NewsboteError as exc:
                 problems += 1
-                errors.print(f"[red]✗[/] {escape(str(exc))}")
+                errors.print(f"[red]✗[/] {shown_markup(exc)}", highlight=False)
     store = _store(loaded)
     try:
         destinations = build_destinations(loaded, store)
         for name, destination in destinations.items():
             try:
                 described = asyncio.run(_check_destination(destination))
-                console.print(f"[green]✓[/] destination {name}: {escape(described)}")
+                console.print(
+                    f"[green]✓[/] destination {escape(name)}: {shown_markup(described)}",
+                    highlight=False,
+                )
             except NewsboteError as exc:
                 problems += 1
-                errors.print(f"[red]✗[/] destination {name}: {escape(str(exc))}")
+                errors.print(
+                    f"[red]✗[/] destination {escape(name)}: {shown_markup(exc)}", highlight=False
+                )
         if fetch and cfg.sources:
             problems += asyncio.run(_check_sources(loaded))
     finally:
@@ -199,7 +251,7 @@ async def _check_sources(loaded: LoadedConfig) -> int:
                     results.append(
                         (
                             source.name,
-                            f"{feed.title!r}: {len(feed.entries)} entries ({feed.parser}){moved}",
+                            f"{shown(feed.title)!r}: {len(feed.entries)} entries ({feed.parser}){moved}",
                         )
                     )
                 except NewsboteError as exc:
@@ -209,9 +261,9 @@ async def _check_sources(loaded: LoadedConfig) -> int:
 
             await asyncio.gather(*(one(s.name) for s in cfg.sources))
     for name, text in sorted(results):
-        console.print(f"[green]✓[/] source {name}: {escape(text)}", highlight=False)
+        console.print(f"[green]✓[/] source {escape(name)}: {shown_markup(text)}", highlight=False)
     for failure in failures:
-        errors.print(f"[red]✗[/] {escape(failure)}", highlight=False)
+        errors.print(f"[red]✗[/] {shown_markup(failure)}", highlight=False)
     return len(failures)
 
 
@@ -234,7 +286,7 @@ def run(
             failed = [r for r in reports if r.error]
             for report in failed:
                 errors.print(
-                    f"[yellow]![/] source {report.source}: {escape(report.error or '')}",
+                    f"[yellow]![/] source {escape(report.source)}: {shown_markup(report.error)}",
                     highlight=False,
                 )
             counts = store.call(outbox.counts)
@@ -372,10 +424,9 @@ def add(
     try:
         value: int | str | None = int(first_run) if first_run and first_run.isdigit() else first_run
         chosen = add_source(path, url, name=name, interval=interval, first_run=value)
-        load_config(path)
     except NewsboteError as exc:
         raise _fail(exc) from None
-    console.print(f"added source [bold]{chosen}[/] → {url}")
+    console.print(f"added source [bold]{escape(chosen)}[/] → {shown_markup(url)}", highlight=False)
 
 
 @app.command()
@@ -385,7 +436,7 @@ def remove(url_or_name: str, config: ConfigOption = None) -> None:
         name = remove_source(config_path(config), url_or_name)
     except NewsboteError as exc:
         raise _fail(exc) from None
-    console.print(f"removed source [bold]{name}[/]")
+    console.print(f"removed source [bold]{escape(name)}[/]", highlight=False)
 
 
 @app.command("import-opml")
@@ -394,12 +445,21 @@ def import_opml(file: Path, config: ConfigOption = None) -> None:
     path = config_path(config)
     try:
         outlines = read_opml(file)
+        # an OPML file comes from elsewhere: none of its outlines may name a local file
+        local = [o.url for o in outlines if not o.url.lower().startswith(("http://", "https://"))]
+        if local:
+            raise NewsboteError(
+                f"{file}: {len(local)} outline(s) are not http(s) URLs, for example "
+                f"{local[0]!r}; nothing was imported"
+            )
         load_config(path)  # a config that is broken already is not edited
         added = add_sources(path, [NewSource(o.url) for o in outlines], skip_known=True)
-        load_config(path)
     except NewsboteError as exc:
         raise _fail(exc) from None
-    console.print(f"imported {len(added)} new source(s) of {len(outlines)} in {file}")
+    console.print(
+        f"imported {len(added)} new source(s) of {len(outlines)} in {shown_markup(file)}",
+        highlight=False,
+    )
 
 
 @app.command("export-opml")
@@ -429,7 +489,9 @@ def status(config: ConfigOption = None) -> None:
     finally:
         store.close()
     configured = {s.name for s in loaded.config.sources}
-    table = Table(title=f"sources ({mask_url(loaded.config.store)})", title_justify="left")
+    table = Table(
+        title=f"sources ({shown_markup(mask_url(loaded.config.store))})", title_justify="left"
+    )
     for column in ("source", "items", "last fetch", "HTTP", "next check", "errors", "problem"):
         table.add_column(column)
     for row in rows:
@@ -439,8 +501,9 @@ def status(config: ConfigOption = None) -> None:
         elif row.errors:
             problem = row.last_error or ""
         name = row.name if row.name in configured else f"{row.name} (not in config)"
-        if row.url != row.config_url:
-            name += f"\n→ {row.url}"
+        name = shown_markup(name)
+        if row.url != row.config_url:  # where the feed moved: the publisher's word
+            name += f"\n→ {shown_markup(row.url)}"
         table.add_row(
             name,
             str(counts.get(row.id, 0)),
@@ -448,7 +511,7 @@ def status(config: ConfigOption = None) -> None:
             str(row.http_status or "–"),
             _when(row.next_check_at),
             str(row.errors),
-            escape(problem),
+            shown_markup(problem),
         )
     console.print(table)
     console.print(f"deliveries: {_counts(ledger)}")
@@ -465,14 +528,15 @@ def why(query: str, config: ConfigOption = None) -> None:
         store.close()
     if not found:
         errors.print(
-            f"no stored item has the key, link or id {query!r} "
-            f"(canonical form: {canonical_url(query)})"
+            f"no stored item has the key, link or id {shown_markup(repr(query))} "
+            f"(canonical form: {shown_markup(canonical_url(query))})",
+            highlight=False,
         )
         raise typer.Exit(1)
     for explanation in found:
         item = explanation.item
         lines = [
-            item.title,
+            item.title or "",
             f"source:      {explanation.source.name}",
             f"identified:  by {item.key_kind} {item.key!r}",
             f"link:        {item.link or '–'} (canonical {item.canonical_url or '–'})",
@@ -491,7 +555,11 @@ def why(query: str, config: ConfigOption = None) -> None:
         if not explanation.deliveries:
             lines.append("delivery:    none queued")
         console.print(
-            Panel(Text("\n".join(lines)), title=f"item #{item.id}", title_align="left"),
+            Panel(
+                Text("\n".join(shown(line) for line in lines)),
+                title=f"item #{item.id}",
+                title_align="left",
+            ),
             highlight=False,
         )
 
@@ -554,26 +622,28 @@ async def _preview(loaded: LoadedConfig, name: str, limit: int) -> None:
         first_run_done=state.first_run_done if state else False,
     )
     console.print(
-        f"[bold]{feed.title}[/] ({feed.parser}, {len(feed.entries)} entries); newest {len(entries)}:"
+        f"[bold]{shown_markup(feed.title)}[/] ({feed.parser}, {len(feed.entries)} entries); "
+        f"newest {len(entries)}:",
+        highlight=False,
     )
     for plan in plans:
-        console.rule(plan.verdict.item.title or plan.verdict.item.key, align="left")
+        console.rule(Text(shown(plan.verdict.item.title or plan.verdict.item.key)), align="left")
         console.print(
-            f"decision: {plan.decision.value}: {plan.reason}",
+            f"decision: {plan.decision.value}: {shown(plan.reason)}",
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
         for message in plan.messages:
             console.print(
-                f"\n→ {message.destination} ({message.markup.value})",
+                f"\n→ {shown(message.destination)} ({message.markup.value})",
                 style="bold",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
             )
             console.print(
-                f"title: {message.title}\n{message.body}",
+                f"title: {shown(message.title)}\n{shown(message.body, lines=True)}",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
@@ -622,8 +692,9 @@ def deliveries(
     for row in rows:
         where = row.remote_url if row.state == "sent" else _when(row.next_attempt_at)
         table.add_row(
-            str(row.id), row.state, f"{row.destination} ({row.action} v{row.version})", row.source,
-            escape(row.title[:60]), str(row.attempts), escape(where or "–"), escape((row.last_error or "")[:80]),
+            str(row.id), row.state, shown_markup(f"{row.destination} ({row.action} v{row.version})"),
+            shown_markup(row.source), shown_markup(shown(row.title)[:60]), str(row.attempts),
+            shown_markup(where or "–"), shown_markup(shown(row.last_error or "")[:80]),
         )  # fmt: skip
     console.print(table)
 
@@ -685,7 +756,9 @@ def enable_source(name: str, config: ConfigOption = None) -> None:
             raise _fail(NewsboteError(f"no stored source named {name!r}"))
     finally:
         store.close()
-    console.print(f"source [bold]{name}[/] enabled; it is polled at the next round")
+    console.print(
+        f"source [bold]{escape(name)}[/] enabled; it is polled at the next round", highlight=False
+    )
 
 
 @app.command()
