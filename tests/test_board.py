@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
 from newsbote import outbox
+from newsbote.config import Config
 from newsbote.outbox import idempotency_key
 from newsbote.store import Store
 from newsbote.store.schema import board_posts, deliveries, items, sources
-from newsbote.web.app import create_app
+from newsbote.types import Markup
+from newsbote.web.app import create_app, default_allowed_hosts, without_more_link
 from newsbote.worker import Service
 from tests.helpers import board_count, load, run_once, write_config
 from tests.servers import FeedServer
+from tests.test_markup import assert_urls_pass
 
 ARTICLE = """<p>Erster Absatz mit <a href="/relativ">Link</a>.</p>
 <script>alert('x')</script><img src="/bild.png" onerror="alert(1)">
 <p onclick="steal()">Zweiter Absatz.</p>"""
+
+
+def board_client(config: Config, store: Store, **options: Any) -> TestClient:
+    """A client of the board as a reader on this machine reaches it (``Host: localhost``)."""
+    return TestClient(create_app(config, store), base_url="http://localhost", **options)
 
 
 def feed(items: int) -> str:
@@ -56,7 +67,9 @@ async def _board(
     )
     loaded = load(path)
     await run_once(loaded, store)
-    return TestClient(create_app(loaded.config, store))
+    client = board_client(loaded.config, store)
+    client.app_config = loaded.config  # type: ignore[attr-defined]
+    return client
 
 
 async def test_thread_page_shows_the_seed_post_and_no_script(
@@ -144,7 +157,7 @@ async def test_a_poll_posts_to_the_board_in_the_transaction_that_records_it(
         for r in rows
     )
     assert board_count(store) == 3
-    client = TestClient(create_app(loaded.config, store))
+    client = board_client(loaded.config, store)
     assert "aus Blog" in client.get("/").text  # the feed's title, known in the first poll
     found = client.get(rows[0].remote_url, follow_redirects=False)
     assert found.status_code == 303 and found.headers["location"].startswith("/t/")
@@ -235,3 +248,158 @@ def test_migration_0003_gives_old_board_receipts_the_post_key(store_url: str) ->
         ).one()
     assert tuple(board) == (str(post), f"/t/{post}")
     engine.dispose()
+
+
+SECURITY = ("content-security-policy", "x-content-type-options", "referrer-policy")
+BAD_REQUESTS = [
+    ("/?page=9223372036854775808", 400),
+    (f"/?page={10**30}", 400),
+    ("/?page=-1", 400),
+    ("/?page=0", 400),
+    ("/?page=abc", 400),
+    ("/?page=99", 404),
+    ("/t/9223372036854775808", 404),
+    (f"/t/{10**30}", 404),
+    ("/t/-1", 404),
+    ("/t/abc", 404),
+    ("/t/999", 404),
+    ("/nope", 404),
+    ("/static/nope.css", 404),
+]
+
+
+async def test_requests_the_board_cannot_answer_get_a_styled_page_with_the_headers(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    client = await _board(feed_server, store, store_url, tmp_path, 1)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        for path, status in BAD_REQUESTS:
+            answer = client.get(path)
+            assert answer.status_code == status, path
+            assert answer.headers["content-type"].startswith("text/html"), path
+            assert all(name in answer.headers for name in SECURITY), path
+            assert "default-src 'none'" in answer.headers["content-security-policy"]
+            assert '<html lang="de">' in answer.text and "Zur Übersicht" in answer.text, path
+            expected = "gibt es nicht" if status == 404 else "versteht das Board nicht"
+            assert expected in answer.text, path
+        post = client.post("/")
+        assert post.status_code == 405 and "allow" in post.headers
+        assert all(name in post.headers for name in SECURITY)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_english_error_pages(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    client = await _board(feed_server, store, store_url, tmp_path, 1, language="en")
+    answer = client.get("/?page=abc")
+    assert answer.status_code == 400 and "does not understand" in answer.text
+    assert "There is no such page." in client.get("/nope").text
+
+
+async def test_a_server_error_is_a_styled_500_with_the_headers(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    client = await _board(feed_server, store, store_url, tmp_path, 1)
+    broken = board_client(client.app_config, store, raise_server_exceptions=False)  # type: ignore[attr-defined]
+
+    async def fail(*args: Any) -> Any:
+        raise RuntimeError("the store is gone")
+
+    monkeypatch.setattr(store, "read", fail)
+    answer = broken.get("/")
+    assert answer.status_code == 500 and "Das hat nicht geklappt" in answer.text
+    assert all(name in answer.headers for name in SECURITY)
+    assert "the store is gone" not in answer.text and "Traceback" not in answer.text
+
+
+async def test_a_foreign_host_header_is_refused_unless_allowed(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    client = await _board(feed_server, store, store_url, tmp_path, 1)
+    config = client.app_config  # type: ignore[attr-defined]
+    for host in ("localhost", "127.0.0.1", "127.0.0.1:8080", "[::1]:8080"):
+        assert client.get("/", headers={"Host": host}).status_code == 200, host
+    refused = client.get("/", headers={"Host": "evil.example"})
+    assert refused.status_code == 400
+    assert all(name in refused.headers for name in SECURITY)
+    assert "Artikel 0" not in refused.text
+    assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
+    anyone = config.model_copy(
+        update={"web": config.web.model_copy(update={"allowed_hosts": ["*"]})}
+    )
+    assert board_client(anyone, store).get("/", headers={"Host": "evil.example"}).status_code == 200
+    public = config.model_copy(
+        update={"web": config.web.model_copy(update={"allowed_hosts": ["news.example.org"]})}
+    )
+    named = board_client(public, store)
+    assert named.get("/", headers={"Host": "news.example.org"}).status_code == 200
+    assert named.get("/", headers={"Host": "localhost"}).status_code == 400
+
+
+def test_the_default_allowed_hosts_are_the_bound_host_and_loopback() -> None:
+    assert default_allowed_hosts("127.0.0.1") == ["127.0.0.1", "localhost", "[::1]"]
+    assert default_allowed_hosts("::1") == ["[::1]", "localhost", "127.0.0.1"]
+    assert default_allowed_hosts("News.Example.org") == [
+        "news.example.org", "localhost", "127.0.0.1", "[::1]",
+    ]  # fmt: skip
+
+
+async def test_a_stored_body_with_hostile_urls_is_shown_without_them(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    """Posts stored before the URL policy existed pass it when shown."""
+    client = await _board(feed_server, store, store_url, tmp_path, 1)
+    hostile = (
+        '<p><a href="javascript:alert(1)">Klick</a> <img src="data:image/svg+xml,x">'
+        '<a href=" JaVaScRiPt:alert(2)">Zwei</a> <a href="https://a.example/x)y">gut</a></p>'
+    )
+    store.call(lambda c: c.execute(board_posts.update().values(body_html=hostile)))
+    page = client.get("/t/1").text
+    body = page[page.index('<div class="post-body">') : page.index("</article>")]
+    assert "Klick" in body and "Zwei" in body
+    assert assert_urls_pass(body, Markup.HTML) == ["https://a.example/x%29y"]
+    assert "javascript" not in body.lower() and "data:" not in body
+
+
+async def test_a_feed_whose_link_and_image_fail_the_policy_posts_without_them(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    feed_server.set(
+        "/f.xml",
+        '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>Blog</title>'
+        "<item><guid>g</guid><link>javascript:alert(document.cookie)</link><title>Böse</title>"
+        '<media:content url="data:image/svg+xml,x" medium="image"/>'
+        "<description>Der Text.</description></item></channel></rss>",
+    )
+    path = write_config(
+        tmp_path, store_url,
+        [{"name": "blog", "url": feed_server.url("/f.xml"), "allow_private": True,
+          "first_run": "all"}],
+    )  # fmt: skip
+    loaded = load(path)
+    await run_once(loaded, store)
+    page = board_client(loaded.config, store).get("/t/1").text
+    assert "Der Text." in page and "zum Artikel" not in page
+    assert "javascript" not in page.lower() and "data:image" not in page
+
+
+def test_the_more_link_is_removed_in_one_pass() -> None:
+    class Counted(str):
+        scanned = 0
+
+        def find(self, sub: str, start: Any = 0, end: Any = None) -> int:
+            found = str.find(self, sub, start)
+            Counted.scanned += (found + len(sub) if found >= 0 else len(self)) - start
+            return found
+
+    assert without_more_link('<p>a</p><p class="newsbote-more"><a>x</a></p><p>b</p>') == (
+        "<p>a</p><p>b</p>"
+    )
+    # many openings and no closing tag: a search per opening would rescan the rest each time
+    body = Counted('<p class="newsbote-more">' * 20_000)
+    assert without_more_link(body) == body
+    assert Counted.scanned <= 2 * len(body)
