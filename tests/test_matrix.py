@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -153,3 +154,42 @@ async def test_a_bad_token_is_a_permanent_error_that_names_the_reason(
         await stranger.close()
     finally:
         await matrix.close()
+
+
+def highlights(synapse: Homeserver, token: str, room: str) -> int:
+    """How many events of ``room`` notify this user loudly (mentions, ``@room``)."""
+    answer = call(f"{synapse.url}/_matrix/client/v3/sync?timeout=0", token=token)
+    joined = answer.get("rooms", {}).get("join", {}).get(room, {})
+    return int(joined.get("unread_notifications", {}).get("highlight_count", 0))
+
+
+async def test_room_and_user_mentions_in_an_article_notify_no_one(
+    feed_server: FeedServer, synapse: Homeserver, sqlite_store: Store, sqlite_url: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    reader = synapse.register(f"leser{next(_users)}")
+    alice = str(call(f"{synapse.url}/_matrix/client/v3/account/whoami", token=reader)["user_id"])
+    title = f"Achtung @room: Grüße an {alice} und @ROOM"
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", title)]))
+    path, room, token = matrix_config(tmp_path, sqlite_url, feed_server, synapse)
+    synapse.join(reader, room)
+    await run_once(load(path), sqlite_store)
+    (event,) = synapse.messages(token, room)
+    content = event["content"]
+    assert content["m.mentions"] == {}
+    # no "@room" left as the legacy push rule (.m.rule.roomnotif) matches it, in either body
+    live = re.compile(r"(?:^|\b|\W)@room(?:\b|\W|$)", re.IGNORECASE)
+    assert not live.search(content["body"]) and not live.search(content["formatted_body"])
+    assert "@\u2060room" in content["body"] and alice in content["body"]
+    # a real mention afterwards notifies the reader: the article did not
+    call(
+        f"{synapse.url}/_matrix/client/v3/rooms/{quote(room)}/send/m.room.message/control",
+        "PUT",
+        {"msgtype": "m.text", "body": "Kontrolle", "m.mentions": {"user_ids": [alice]}},
+        token,
+    )
+    for _ in range(100):
+        if highlights(synapse, reader, room):
+            break
+        await asyncio.sleep(0.1)
+    assert highlights(synapse, reader, room) == 1

@@ -14,7 +14,7 @@ from newsbote.store import Store
 from newsbote.store.schema import deliveries
 from newsbote.worker import build_destinations
 from tests.helpers import add_destination, feed_config, load, run_once, write_config
-from tests.vendors import TOKEN, Faults, Vendors
+from tests.vendors import TOKEN, Faults, Vendors, mastodon_mentions
 
 GOLDEN = (Path(__file__).parent / "golden" / "article.html").read_text(encoding="utf-8")
 LONG = GOLDEN + "".join(
@@ -286,3 +286,42 @@ async def test_a_lookup_by_title_or_link_leaves_a_repost_to_the_operator(
         assert raised.value.uncertain
     finally:
         await destination.close()
+
+
+async def test_mastodon_mentions_in_an_article_notify_no_one(
+    vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
+) -> None:
+    text = (
+        "<p>Grüße an @alice@social.example und @bob_42 (visibility: public). "
+        "Post an redaktion@example.org, Profil: https://social.example/@carol</p>"
+    )
+    vendors.set("/feed.xml", feed("Neues von @dave@example.net", text))
+    path = configure(tmp_path, sqlite_url, vendors, "mastodon")
+    path.write_text(path.read_text() + 'visibility = "direct"\n')
+    await run_once(load(path), sqlite_store)
+    (row,) = rows(sqlite_store)
+    assert row.state == "sent", row.last_error
+    ((status_id, status),) = vendors.mastodon.items()
+    # Mastodon's own pattern finds no account to notify; a direct toot reaches no stranger
+    assert vendors.mastodon_mentions[status_id] == []
+    assert status["visibility"] == "direct"
+    toot = status["status"]
+    for name in ("@\u200balice@social.example", "@\u200bbob_42", "@\u200bdave@example.net"):
+        assert name in toot
+    assert "redaktion@example.org" in toot and "https://social.example/@carol" in toot
+    # the same toot without the zero-width spaces would have notified all three
+    assert sorted(mastodon_mentions(toot.replace("\u200b", ""))) == [
+        "alice@social.example", "bob_42", "dave@example.net"
+    ]  # fmt: skip
+
+
+async def test_a_long_toot_full_of_mentions_still_fits_the_limit(
+    vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
+) -> None:
+    text = "".join(f"<p>Absatz {n}: @leser{n} und @leserin{n}@example.net.</p>" for n in range(80))
+    vendors.set("/feed.xml", feed("Viele Namen", text))
+    await run_once(load(configure(tmp_path, sqlite_url, vendors, "mastodon")), sqlite_store)
+    (row,) = rows(sqlite_store)
+    assert row.state == "sent", row.last_error  # the zero-width spaces were counted
+    ((status_id, status),) = vendors.mastodon.items()
+    assert "@\u200bleser0" in status["status"] and vendors.mastodon_mentions[status_id] == []

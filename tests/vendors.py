@@ -31,6 +31,15 @@ from tests.servers import FeedServer
 
 TOKEN = "test-token-123"
 _URL = re.compile(r"https?://[^\s<>\"')\]]+")
+# Mastodon's Account::MENTION_RE (app/models/account.rb), in Python's dialect
+_MASTODON_MENTION = re.compile(
+    r"(?<![=/\w])@(([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)(?:@[\w.-]+\w+)?)", re.IGNORECASE
+)
+
+
+def mastodon_mentions(text: str) -> list[str]:
+    """The accounts Mastodon notifies for a status of ``text`` (mentions outside links)."""
+    return [m[1] for m in _MASTODON_MENTION.finditer(_URL.sub(" ", text))]
 
 
 @dataclass
@@ -86,6 +95,8 @@ class Vendors(FeedServer):
         self.discord: dict[str, dict[str, Any]] = {}
         self.mastodon: dict[str, dict[str, Any]] = {}
         self.mastodon_keys: dict[str, str] = {}
+        self.mastodon_mentions: dict[str, list[str]] = {}
+        """Per status: the accounts Mastodon would notify (its ``mentions``)."""
         self.telegram: dict[int, dict[str, Any]] = {}
         self.slack: dict[str, dict[str, Any]] = {}
         self.discourse: dict[int, dict[str, Any]] = {}
@@ -100,7 +111,7 @@ class Vendors(FeedServer):
         super().reset()
         self.faults = Faults()
         self.apprise.clear()
-        for store in (self.discord, self.mastodon, self.mastodon_keys, self.telegram, self.slack,
+        for store in (self.discord, self.mastodon, self.mastodon_keys, self.mastodon_mentions, self.telegram, self.slack,
                       self.discourse, self.discourse_posts, self.xenforo, self.xenforo_posts):  # fmt: skip
             store.clear()
         self.attempts = 0
@@ -271,10 +282,13 @@ class Vendors(FeedServer):
 
     def _mastodon_status(self, status_id: str) -> dict[str, Any]:
         status = self.mastodon[status_id]
+        self.mastodon_mentions[status_id] = mastodon_mentions(status["status"])
         return {
             "id": status_id,
             "url": f"https://social.example/@bote/{status_id}",
             "content": status["status"],
+            "visibility": status.get("visibility", "public"),
+            "mentions": [{"acct": acct} for acct in self.mastodon_mentions[status_id]],
         }
 
     async def _mastodon_edit(self, request: web.Request) -> web.StreamResponse:

@@ -3,11 +3,17 @@
 ``POST /api/v1/statuses`` with an ``Idempotency-Key`` (Mastodon keeps it for an
 hour, so a retry after a crash does not toot twice); edits are
 ``PUT /api/v1/statuses/:id``; replies thread under the first toot. Visibility,
-an optional content warning and the language are per destination.
+an optional content warning and the language are per destination, never from a feed.
+
+An ``@name`` or ``@name@host`` in an article would become a mention: a notification
+to a stranger, and on a ``direct`` or ``private`` destination a copy of the toot in
+their inbox. A zero-width space after each such ``@`` keeps the text as it reads and
+takes the mention away (:func:`unmention`).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -18,6 +24,21 @@ from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery
 from newsbote.render.limits import mastodon_length
 from newsbote.types import Markup, Receipt
+
+# Mastodon's own mention pattern (Account::MENTION_RE): an "@" not after a word character,
+# "/" or "=", followed by a username. One fixed-width lookbehind and lookahead: linear.
+_MENTION = re.compile(r"(?<![\w/=])@(?=\w)")
+_LINK = re.compile(r"(https?://[^\s<>\"')\]]+)")  # as render.limits counts links
+
+
+def unmention(text: str) -> str:
+    """``text`` with no ``@name`` / ``@name@host`` Mastodon would turn into a mention: a
+    zero-width space follows each such ``@``. Links (``https://host/@name``) and mail
+    addresses stay as they are; applying it twice changes nothing."""
+    parts = _LINK.split(text)  # odd indexes: the links, kept whole
+    return "".join(
+        part if index % 2 else _MENTION.sub("@\u200b", part) for index, part in enumerate(parts)
+    )
 
 
 class MastodonOptions(HttpOptions):
@@ -41,7 +62,8 @@ class Mastodon(HttpDestination[MastodonOptions]):
 
     @staticmethod
     def measure(text: str) -> int:
-        return mastodon_length(text)
+        """The length Mastodon counts for the toot as sent (mentions taken away)."""
+        return mastodon_length(unmention(text))
 
     def _url(self, path: str) -> str:
         return self.options.instance.rstrip("/") + path
@@ -71,7 +93,7 @@ class Mastodon(HttpDestination[MastodonOptions]):
         )
 
     def _status(self, delivery: Delivery) -> dict[str, Any]:
-        text = delivery.message.body
+        text = unmention(delivery.message.body)
         if mastodon_length(text) > self.options.max_characters:
             raise DeliveryError(
                 self.name,

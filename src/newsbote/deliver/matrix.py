@@ -5,10 +5,17 @@ with an ``org.matrix.custom.html`` body and a plain-text fallback. The
 transaction id is the delivery's idempotency key, so the homeserver drops a
 retried send of the same delivery (per access token). Edits are ``m.replace``
 events; replies quote the first post with ``m.in_reply_to``.
+
+Article text never pings anyone: every message carries an empty ``m.mentions``
+(intentional mentions, spec v1.7: a server or client that knows them ignores
+user ids, display names and ``@room`` in the text), and for those that do not,
+``@room`` is broken by a word joiner after its ``@`` in ``body`` and
+``formatted_body`` (:func:`unping`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -22,6 +29,23 @@ from newsbote.render.markup import convert
 from newsbote.types import Markup, Receipt
 
 API = "/_matrix/client/v3"
+
+# "@room" as the legacy push rule .m.rule.roomnotif finds it in a body: a whole word
+# (case-insensitive), after anything; HTML may write the "@" as a character reference.
+_ROOM = re.compile(r"(@|&#0*64;|&#x0*40;|&commat;)(room)(?!\w)", re.IGNORECASE)
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def unping(text: str, *, html: bool = False) -> str:
+    """``text`` with every ``@room`` broken by a word joiner (U+2060) after the ``@``:
+    it reads the same and notifies no one. In ``html``, only text is changed, never a
+    tag or its attributes (a link to ``https://host/@room`` stays whole)."""
+    if not html:
+        return _ROOM.sub("\\1\u2060\\2", text)
+    parts = _TAG.split(text)  # odd indexes: the tags
+    return "".join(
+        part if index % 2 else _ROOM.sub("\\1\u2060\\2", part) for index, part in enumerate(parts)
+    )
 
 
 class MatrixOptions(HttpOptions):
@@ -93,9 +117,10 @@ class Matrix(HttpDestination[MatrixOptions]):
         html = delivery.message.body
         return {
             "msgtype": self.options.msgtype,
-            "body": convert(html, Markup.TEXT),
+            "body": unping(convert(html, Markup.TEXT)),
             "format": "org.matrix.custom.html",
-            "formatted_body": html,
+            "formatted_body": unping(html, html=True),
+            "m.mentions": {},  # nobody: feed text mentions no one
         }
 
     async def _profile(self) -> None:
@@ -127,8 +152,8 @@ class Matrix(HttpDestination[MatrixOptions]):
             f"/rooms/{quote(room, safe='')}/send/m.room.message/{delivery.idempotency_key}"
         )
         answer = await self.request("PUT", url, json_body=content, headers=self._headers())
-        event = str((answer.json() or {}).get("event_id") or "")
-        if not event:
+        event = json_field(answer, "event_id")
+        if not isinstance(event, str) or not event:
             raise DeliveryError(
                 self.name, f"no event_id in the answer: {answer.text[:200]}", uncertain=True
             )
