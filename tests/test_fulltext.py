@@ -89,6 +89,7 @@ async def test_teaser_feed_posts_the_full_article(
         "name": "anzeiger",
         "url": feed_server.url("/feed.xml"),
         "allow_private": True,
+        "allow_private_pages": True,
         "fulltext": mode,
     }
     await run_once(load(write_config(tmp_path, store_url, [source])), store)

@@ -212,7 +212,9 @@ async def _full_text(
         assert entry.link is not None
         async with limit:
             try:
-                page = await ctx.fetcher.fetch(entry.link, allow_private=source.allow_private)
+                page = await ctx.fetcher.fetch_page(
+                    entry.link, allow_private=source.allow_private_pages
+                )
             except FetchError as exc:
                 log.info(
                     "fulltext source=%s item=%s fetch failed: %s",

@@ -25,6 +25,7 @@ from newsbote.config.schema import (
     WebConfig,
 )
 from newsbote.errors import ConfigError
+from newsbote.urlmask import mask_url as mask_url  # re-exported for older imports
 
 DEFAULT_PATH = "newsbote.toml"
 ENV_PREFIX = "NEWSBOTE_"
@@ -245,8 +246,3 @@ def _destination_options(
         return options_model.model_validate(extra)
     except ValidationError as exc:
         raise _config_error(exc, text, file, options_model, ("destinations", index)) from None
-
-
-def mask_url(url: str) -> str:
-    """A store URL with its password replaced, fit for logs and screens."""
-    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)

@@ -44,6 +44,7 @@ url = "{base}/news/atom.xml"
 interval = "30s"
 first_run = 2
 allow_private = true
+allow_private_pages = true   # its entries are teasers of pages on the same sample server
 language = "en"
 
 [[destinations]]

@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from newsbote.config.load import mask_url
 from newsbote.errors import StorageError
 from newsbote.store.engine import (
     READ_ONLY,
@@ -33,6 +32,7 @@ from newsbote.store.engine import (
     migrate,
     sqlite_path,
 )
+from newsbote.urlmask import mask_url
 
 T = TypeVar("T")
 
