@@ -33,6 +33,8 @@ REFUSED = [
     "http://a.example:0/",
     "http://a.example:8o/",
     "http://[::1]/",
+    "HTTP://[",
+    "http://a]b.example/",
     "http://",
     "http:///path",
     "http://./",

@@ -101,7 +101,10 @@ def _web(scheme: str, rest: str) -> str | None:
     rest = rest.replace("\\", "/")  # http(s) is a "special" scheme: browsers read \ as /
     if not rest.startswith("//"):
         return None
-    parts = urlsplit(f"{scheme}:{rest}")
+    try:
+        parts = urlsplit(f"{scheme}:{rest}")
+    except ValueError:  # an unbalanced [ or ] in the host
+        return None
     host = _host(parts.netloc)
     if host is None:
         return None
