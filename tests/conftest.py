@@ -18,9 +18,14 @@ from tests.synapse import Homeserver, homeserver, synapse_python
 from tests.wordpress import Site, wordpress
 from tests.wordpress import missing as wordpress_missing
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-if not CORPUS.is_dir():
-    CORPUS = Path(os.environ.get("NEWSBOTE_CORPUS", "../shared/corpus")).resolve()
+CORPUS = Path(
+    os.environ.get("NEWSBOTE_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus"
+).resolve()
+"""The shared corpus of real feeds and pages (beside the clone in CI and on developers'
+machines; ``$NEWSBOTE_CORPUS`` names another place). Without it, the tests that need it
+skip with one notice at the end, unless ``NEWSBOTE_REQUIRE_CORPUS=1`` (CI) makes them
+fail. tests/fixtures/ holds small feeds of our own for the same behaviours."""
+REQUIRE_CORPUS = os.environ.get("NEWSBOTE_REQUIRE_CORPUS") == "1"
 POSTGRES = os.environ.get("NEWSBOTE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("NEWSBOTE_REQUIRE_POSTGRES") == "1"
 
@@ -91,10 +96,52 @@ def store(store_url: str) -> Iterator[Store]:
     handle.close()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "corpus: needs the shared corpus (see CORPUS)")
+    config.stash[_CORPUS_SKIPPED] = 0
+
+
+_CORPUS_SKIPPED = pytest.StashKey[int]()
+
+
+def _needs_corpus(item: pytest.Item) -> bool:
+    """Marked ``corpus``, using the ``corpus`` fixture, or a test function whose own code
+    names ``CORPUS``."""
+    if item.get_closest_marker("corpus") is not None:
+        return True
+    if "corpus" in getattr(item, "fixturenames", ()):
+        return True
+    function = getattr(item, "function", None)
+    return function is not None and "CORPUS" in function.__code__.co_names
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if CORPUS.is_dir() or not _needs_corpus(item):
+        return
+    if REQUIRE_CORPUS:
+        pytest.fail(
+            f"the shared corpus is required (NEWSBOTE_REQUIRE_CORPUS=1) but missing at {CORPUS}"
+        )
+    item.config.stash[_CORPUS_SKIPPED] += 1
+    pytest.skip(f"corpus not found at {CORPUS}")
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    skipped = config.stash.get(_CORPUS_SKIPPED, 0)
+    if skipped:
+        terminalreporter.write_line(
+            f"corpus not found at {CORPUS}; set NEWSBOTE_CORPUS=/path/to/corpus to run them "
+            f"— {skipped} tests skipped (tests/fixtures/ covered the same behaviours)",
+            yellow=True,
+        )
+
+
 @pytest.fixture
 def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.fail(f"the shared corpus is missing at {CORPUS}")
+    """The corpus's directory (a test using this is skipped or failed without it)."""
     return CORPUS
 
 

@@ -20,6 +20,8 @@ from newsbote.urls import web_url
 from tests.conftest import CORPUS
 from tests.test_markup import read_back
 
+pytestmark = pytest.mark.corpus  # tests/test_fixtures_corpus_free.py: the same without it
+
 LEAVES = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "tr", "dt", "dd"}
 
 

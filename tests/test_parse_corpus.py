@@ -1,4 +1,8 @@
-"""Every feed document of the shared corpus parses into items or fails with a clear ParseError."""
+"""Every feed document of the shared corpus parses into items or fails with a clear ParseError.
+
+The corpus is not in the repository: tests/test_fixtures_corpus_free.py proves the same
+behaviours on small feeds of our own, in tests/fixtures/.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +35,12 @@ def _feed_rows() -> list[dict[str, str]]:
 ROWS = _feed_rows()
 
 
+@pytest.mark.corpus
 def test_the_corpus_is_present() -> None:
     assert len(ROWS) > 450, f"expected the shared corpus at {CORPUS}"
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("row", ROWS, ids=[r["path"] for r in ROWS])
 def test_corpus_document_parses_or_fails_clearly(row: dict[str, str]) -> None:
     path = CORPUS / row["path"]
@@ -64,6 +70,7 @@ def parse(relative: str) -> ParsedFeed:
     return parse_feed(path.read_bytes(), str(path))
 
 
+@pytest.mark.corpus
 def test_heise_atom_in_german() -> None:
     feed = parse("feeds/rss-parser/heise.atom")
     assert feed.title == "heise developer neueste Meldungen"
@@ -77,6 +84,7 @@ def test_heise_atom_in_german() -> None:
     assert "verfügbare" in first.content_html
 
 
+@pytest.mark.corpus
 def test_heise_rdf_rss10() -> None:
     feed = parse("feeds/miniflux/parser/testdata/rdf_UTF8.xml")
     assert feed.title == "heise online News"
@@ -85,6 +93,7 @@ def test_heise_rdf_rss10() -> None:
     assert all(e.link and e.link.startswith("https://www.") for e in feed.entries)
 
 
+@pytest.mark.corpus
 def test_golem_iso_8859_1_umlauts() -> None:
     feed = parse("feeds/miniflux/parser/testdata/encoding_ISO-8859-1.xml")
     text = " ".join(e.title + e.content_html for e in feed.entries)
@@ -92,6 +101,7 @@ def test_golem_iso_8859_1_umlauts() -> None:
     assert "Ã" not in text
 
 
+@pytest.mark.corpus
 def test_laut_de_declares_latin1_but_is_utf8() -> None:
     feed = parse("feeds/laminas-feed/Integration/_files/laut.de-rdf.xml")
     text = " ".join(e.title + e.content_html for e in feed.entries)
@@ -99,6 +109,7 @@ def test_laut_de_declares_latin1_but_is_utf8() -> None:
     assert any(ch in text for ch in "äöüß")
 
 
+@pytest.mark.corpus
 def test_cp1252_without_declaration() -> None:
     feed = parse("feeds/rss-parser/uolNoticias.rss")
     text = " ".join(e.title for e in feed.entries)
@@ -106,11 +117,13 @@ def test_cp1252_without_declaration() -> None:
     assert any(ch in text for ch in "ãçéêáõí")
 
 
+@pytest.mark.corpus
 def test_windows_1251_cyrillic() -> None:
     feed = parse("feeds/node-feedparser/iconv.xml")
     assert any("\u0400" <= ch <= "\u04ff" for e in feed.entries for ch in e.title)
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("name", ["feed-utf16le.xml", "feed-utf16be.xml"])
 def test_utf16_without_bom(name: str) -> None:
     feed = parse(f"feeds/simplepie/{name}")
@@ -118,11 +131,13 @@ def test_utf16_without_bom(name: str) -> None:
     assert feed.entries
 
 
+@pytest.mark.corpus
 def test_gzip_body_stored_without_content_encoding() -> None:
     feed = parse("feeds/node-feedparser/compressed.xml")
     assert feed.entries
 
 
+@pytest.mark.corpus
 def test_json_feed_daring_fireball() -> None:
     feed = parse("feeds/rsparser/DaringFireball.json")
     assert feed.title == "Daring Fireball"
@@ -130,6 +145,7 @@ def test_json_feed_daring_fireball() -> None:
     assert feed.entries[0].link == "https://daringfireball.net/linked/2017/06/26/the-talk-show-195"
 
 
+@pytest.mark.corpus
 def test_relative_links_are_resolved_against_xml_base() -> None:
     for path in (CORPUS / "feeds/node-feedparser").glob("tpm*.atom"):
         feed = parse_feed(path.read_bytes(), str(path))
@@ -139,6 +155,7 @@ def test_relative_links_are_resolved_against_xml_base() -> None:
             assert 'src="/' not in entry.content_html
 
 
+@pytest.mark.corpus
 def test_truncated_json_names_the_source() -> None:
     path = CORPUS / "feeds/rsparser/allthis-partial.json"
     with pytest.raises(ParseError, match=r"allthis-partial\.json.*invalid JSON"):

@@ -43,6 +43,7 @@ def test_billion_laughs_expands_nothing() -> None:
     assert len(text) < 1000
 
 
+@pytest.mark.corpus  # the same on a fixture of our own: test_fixtures_corpus_free.py
 def test_xxe_document_from_the_corpus_reads_no_file(tmp_path: Path) -> None:
     path = CORPUS / "feeds/laminas-feed/_files/Reader/xxe-atom10.xml"
     body = path.read_bytes()
