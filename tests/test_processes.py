@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from newsbote.errors import NewsboteError
 from newsbote.processes import Helpers
@@ -88,19 +90,68 @@ async def test_a_helper_that_cannot_start_is_a_clear_error(tmp_path: Path) -> No
     assert helpers.alive == 0
 
 
+class HeldFeedServer(FeedServer):
+    """A feed server that holds its answers until as many requests wait as only two
+    processes polling at once can send: then both are polling. Counts, not the clock,
+    decide: on a slow machine a helper that joins late still joins."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__()
+        self.waiting = waiting
+        self.held = 0
+        self.first_request = threading.Event()
+        self._open: asyncio.Event | None = None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self._open is None:
+            self._open = asyncio.Event()  # on the server's own loop
+        self.first_request.set()
+        self.held += 1
+        if self.held >= self.waiting:
+            self._open.set()
+        await self._open.wait()
+        return await super()._handle(request)
+
+
+def _starting_late(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Helpers start only once the returned file exists (a helper that is slow to start,
+    as on a loaded machine)."""
+    gate = tmp_path / "helpers-may-start"
+    wrapper = tmp_path / "python-after-gate"
+    wrapper.write_text(
+        f"#!/bin/sh\nwhile [ ! -e '{gate}' ]; do sleep 0.01; done\nexec '{sys.executable}' \"$@\"\n"
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(wrapper))
+    return gate
+
+
 async def test_the_service_polls_while_its_helper_starts_and_shares_once_it_is_ready(
-    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+    store: Store, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    loaded = load(_config(feed_server, store_url, tmp_path))
-    async with Service(loaded, store, processes=2) as service:
-        polling = asyncio.create_task(service.poll_due(force=True))
-        await service.ready()  # the helper imports and reads the config: a few 100 ms
-        fetched_before = len(feed_server.requests)
-        reports = await polling
-    assert fetched_before > 0
-    assert len(reports) < SOURCES  # the helper joined in
-    assert all(len(feed_server.hits(f"/f{n}.xml")) == 1 for n in range(SOURCES))
-    assert sorted(board_titles(store)) == sorted(f"Artikel {n}" for n in range(SOURCES))
+    """This process polls before its helper is ready, and the helper then takes a share.
+
+    The service's own requests (``concurrency`` of them) are held by the server until the
+    helper's first one arrives too, so neither depends on how fast the helper starts:
+    the test assumed it joined within about 1.5 s, and failed under load."""
+    concurrency = 4
+    server = HeldFeedServer(waiting=concurrency + 1).start()
+    try:
+        loaded = load(_config(server, store_url, tmp_path))
+        gate = _starting_late(tmp_path, monkeypatch)
+        async with Service(loaded, store, processes=2) as service:
+            polling = asyncio.create_task(service.poll_due(force=True))
+            # the helper cannot start yet: requests arrive all the same
+            assert await asyncio.to_thread(server.first_request.wait, 120)
+            assert server.held > 0
+            gate.touch()
+            await service.ready()
+            reports = await asyncio.wait_for(polling, 120)  # a guard against hanging only
+        assert 0 < len(reports) < SOURCES  # the helper joined in
+        assert all(len(server.hits(f"/f{n}.xml")) == 1 for n in range(SOURCES))
+        assert sorted(board_titles(store)) == sorted(f"Artikel {n}" for n in range(SOURCES))
+    finally:
+        server.stop()
 
 
 async def test_a_service_whose_helper_cannot_start_stops_with_a_clear_error(
