@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 
 from newsbote import outbox
 from newsbote.config import Config
+from newsbote.errors import ConfigError
 from newsbote.outbox import idempotency_key
 from newsbote.store import Store
 from newsbote.store.schema import board_posts, deliveries, items, sources
@@ -403,3 +404,21 @@ def test_the_more_link_is_removed_in_one_pass() -> None:
     body = Counted('<p class="newsbote-more">' * 20_000)
     assert without_more_link(body) == body
     assert Counted.scanned <= 2 * len(body)
+
+
+@pytest.mark.parametrize("pattern", ["*evil", "news.*.org", "a*b.example", " "])
+def test_an_allowed_host_that_is_no_host_name_is_a_config_error(
+    tmp_path: Path, pattern: str
+) -> None:
+    path = write_config(
+        tmp_path, "sqlite:///x.db", [], extra=f"[web]\nallowed_hosts = [{pattern!r}]\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load(path)
+    assert "web.allowed_hosts" in str(raised.value) and "not a host name" in str(raised.value)
+
+
+def test_allowed_host_patterns_load(tmp_path: Path) -> None:
+    extra = '[web]\nallowed_hosts = ["*", "news.example.org", "*.example.org"]\n'
+    loaded = load(write_config(tmp_path, "sqlite:///x.db", [], extra=extra))
+    assert loaded.config.web.allowed_hosts == ["*", "news.example.org", "*.example.org"]

@@ -97,6 +97,25 @@ class WebConfig(Model):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     page_size: int = Field(20, ge=1, le=200, description="threads per board page")
+    allowed_hosts: list[str] | None = Field(
+        None,
+        description=(
+            "host names the board answers to (the Host header); default: [web] host, "
+            'localhost, 127.0.0.1 and [::1]; ["*"] allows any host; "*.example.org" its subdomains'
+        ),
+    )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_patterns(cls, value: list[str] | None) -> list[str] | None:
+        for host in value or []:
+            name = host.strip()
+            wildcard = name.startswith("*.") and "*" not in name[2:]
+            if not name or ("*" in name and name != "*" and not wildcard):
+                raise ValueError(
+                    f"{host!r} is not a host name: give a name, '*', or '*.' before a domain"
+                )
+        return value
 
 
 class ServiceConfig(Model):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -90,7 +89,7 @@ def default_allowed_hosts(bind_host: str) -> list[str]:
 
 def allowed_hosts(config: Config) -> list[str]:
     """``[web] allowed_hosts``, or the default when the setting is not given."""
-    configured: Sequence[str] | None = getattr(config.web, "allowed_hosts", None)
+    configured = config.web.allowed_hosts
     if configured is None:
         return default_allowed_hosts(config.web.host)
     return [host.strip().lower() for host in configured]
