@@ -253,3 +253,19 @@ def test_only_posts_are_claimed_for_a_lookup(store: Store) -> None:
     )
     assert [(d.item_id, d.action) for d in looked] == [(1, "post")]
     assert states(store) == ["sending", "unknown"]
+
+
+def test_a_claimed_message_carries_only_urls_the_policy_allows(store: Store) -> None:
+    """A ledger row written before the URL policy (or by hand) cannot pass a script URL on."""
+    store.call(seed, 2)
+    store.call(
+        lambda c: c.execute(
+            deliveries.update()
+            .where(deliveries.c.id == 1)
+            .values(link=" JaVaScRiPt:alert(1)", image="data:image/png;base64,AAAA")
+        )
+    )
+    claimed = store.call(lambda c: outbox.claim(c, now=NOW, destinations=["board"], limit=10))
+    messages = {d.id: d.message for d in claimed}
+    assert messages[1].link is None and messages[1].image is None
+    assert messages[2].link == "https://example.org/2"

@@ -34,6 +34,7 @@ from newsbote.store.bulk import execute_many
 from newsbote.store.claims import chosen
 from newsbote.store.schema import deliveries, items, sources
 from newsbote.types import DeliveryState, Markup, Message, Receipt
+from newsbote.urls import web_url
 
 RETRY_BASE = 30.0
 RETRY_CAP = 6 * 3600.0
@@ -130,9 +131,10 @@ def _delivery(row: Any, state: str, leased: bool = True) -> Delivery:
             destination=row.destination,
             title=row.title,
             body=row.body,
-            link=row.link,
+            # through the URL policy again: rows written before it existed are read too
+            link=web_url(row.link),
             markup=Markup(row.markup),
-            image=row.image,
+            image=web_url(row.image),
         ),
         created_at=row.created_at,
         claimed_from=state,
