@@ -16,11 +16,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import aiohttp
 import pytest
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from newsbote.config import ServiceConfig
 from newsbote.config.schema import BotConfig, SourceConfig
@@ -508,3 +509,33 @@ def test_the_guard_switches_are_strict_booleans() -> None:
             SourceConfig(name="s", url="https://example.org/f.xml", **{key: 1})
     with pytest.raises(ValidationError):
         WebhookOptions(url="https://example.org/hook", allow_private="yes")
+
+
+def test_every_switch_of_the_config_and_of_every_destination_kind_is_a_strict_boolean() -> None:
+    """A quoted "yes" or a 1 is an error wherever a switch is, never taken as true.
+
+    ``[web] enabled`` is the one exception: ``NEWSBOTE_WEB_ENABLED`` arrives as a string.
+    """
+    from newsbote.config.schema import Config
+    from newsbote.deliver import destination_kinds
+
+    pending: list[type[BaseModel]] = [Config, *(k.Options for k in destination_kinds().values())]
+    seen: set[str] = set()
+    while pending:
+        model = pending.pop()
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            for inner in (annotation, *get_args(annotation)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    pending.append(inner)
+            if annotation is not bool or (model.__name__, name) == ("WebConfig", "enabled"):
+                continue
+            seen.add(f"{model.__name__}.{name}")
+            assert any(getattr(m, "strict", False) for m in field.metadata), (
+                f"{model.__name__}.{name} takes non-boolean values"
+            )
+    assert {
+        "SourceConfig.allow_private",
+        "SlackOptions.unfurl_links",
+        "MatrixOptions.set_profile",
+    } <= seen

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, StrictBool
 
 from newsbote.deliver.base import json_field, wait_seconds
 from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
@@ -26,7 +26,7 @@ class DiscordOptions(HttpOptions):
         "the channel webhook, https://discord.com/api/webhooks/<id>/<token>"
     )
     avatar_url: str | None = Field(None, description="the bot's avatar image")
-    forum: bool = Field(False, description="the channel is a forum: each article opens a thread")
+    forum: StrictBool = Field(False, description="the channel is a forum: each article opens a thread")
 
 
 class Discord(HttpDestination[DiscordOptions]):

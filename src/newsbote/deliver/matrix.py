@@ -19,7 +19,7 @@ import re
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, StrictBool
 
 from newsbote.deliver.base import json_field, wait_seconds
 from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
@@ -57,7 +57,7 @@ class MatrixOptions(HttpOptions):
     msgtype: Literal["m.text", "m.notice"] = Field(
         "m.text", description='"m.notice" marks the posts as a bot\'s (clients show them muted)'
     )
-    set_profile: bool = Field(
+    set_profile: StrictBool = Field(
         True, description="give the account the bot's name (and avatar_url) before posting"
     )
     avatar_url: str | None = Field(None, description="the bot's avatar as an mxc:// URI")

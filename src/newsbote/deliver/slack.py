@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, StrictBool
 
 from newsbote.deliver.http import HttpDestination, HttpOptions, secret_field
 from newsbote.errors import DeliveryError
@@ -34,8 +34,8 @@ RETRYABLE_ERRORS = frozenset(
 class SlackOptions(HttpOptions):
     bot_token: SecretStr = secret_field("the bot token (xoxb-…) with chat:write")
     channel: str = Field(description="the channel id, e.g. C0123456789")
-    unfurl_links: bool = Field(True, description="let Slack preview the article link")
-    customize: bool = Field(
+    unfurl_links: StrictBool = Field(True, description="let Slack preview the article link")
+    customize: StrictBool = Field(
         False, description="post as the bot's name and icon_url (needs chat:write.customize)"
     )
     icon_url: str | None = Field(None, description="the bot's avatar, with customize")

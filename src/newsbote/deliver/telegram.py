@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, StrictBool
 
 from newsbote.deliver.base import json_field, wait_seconds
 from newsbote.deliver.http import Answer, HttpDestination, HttpOptions, secret_field
@@ -25,7 +25,7 @@ class TelegramOptions(HttpOptions):
     chat_id: str = Field(
         description='the chat: "@channelname" or a numeric id such as "-1001234567890"'
     )
-    link_preview: bool = Field(True, description="let Telegram show a preview of the article link")
+    link_preview: StrictBool = Field(True, description="let Telegram show a preview of the article link")
     api_url: str = Field("https://api.telegram.org", description="the Bot API server")
 
 
