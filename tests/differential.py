@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import dataclasses
 import gzip
 import json
 import re
@@ -27,7 +28,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin
 
 import fastfeedparser
 import feedparser
@@ -59,6 +60,9 @@ class Rich:
     text: str
     urls: frozenset[str]
     first_image: str | None = None
+    alt_urls: frozenset[str] | None = None
+    """feedparser's reading only: its relative URLs resolved against the entry's link
+    (newsbote's rule where the document sets no xml:base), for the class ``item-link-base``."""
 
     def __str__(self) -> str:
         return f"{self.text!r} {sorted(self.urls)}"
@@ -105,6 +109,8 @@ class Difference:
     field: str
     newsbote: str
     feedparser: str
+    values: tuple[Any, Any] = dataclasses.field(default=(None, None), compare=False)
+    """The two values compared (for the classes of intended differences)."""
 
     def __str__(self) -> str:
         where = "feed" if self.entry is None else f"entry {self.entry}"
@@ -163,11 +169,13 @@ _INVISIBLE = frozenset({"script", "style", "template", "noscript"})
 class _Visible(HTMLParser):
     """Visible text (space at block edges, none at inline ones) and absolute link and image URLs."""
 
-    def __init__(self, base: str | None) -> None:
+    def __init__(self, base: str | None, alt_base: str | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self.base = base
+        self.alt_base = alt_base
         self.parts: list[str] = []
         self.urls: set[str] = set()
+        self.alt_urls: set[str] = set()
         self.first_image: str | None = None
         self.hidden = 0
 
@@ -180,10 +188,12 @@ class _Visible(HTMLParser):
         if tag == "a" and values.get("href"):
             self._url(values["href"])
         if tag == "img" and values.get("src"):
-            src = self._absolute(values["src"])
+            src = self._absolute(values["src"], self.base)
             if src and not is_tracking_pixel(src, values.get("width"), values.get("height")):
                 self.urls.add(src)
                 self.first_image = self.first_image or src
+                alt = self._absolute(values["src"], self.alt_base)
+                self.alt_urls.update([alt] if alt else [])
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _INVISIBLE:  # <script/> opens nothing
@@ -200,32 +210,49 @@ class _Visible(HTMLParser):
         if not self.hidden:
             self.parts.append(data)
 
-    def _absolute(self, url: str) -> str | None:
+    @staticmethod
+    def _absolute(url: str, base: str | None) -> str | None:
         url = "".join(url.split())
         try:
-            resolved = urljoin(self.base, url) if self.base else url
+            resolved = urljoin(base, url) if base else url
         except ValueError:
             return None
-        return resolved if resolved.startswith(("http://", "https://")) else None
+        return normal_url(resolved) if resolved.startswith(("http://", "https://")) else None
 
     def _url(self, url: str) -> None:
-        resolved = self._absolute(url)
+        resolved = self._absolute(url, self.base)
         if resolved and not is_tracking_pixel(resolved):
             self.urls.add(resolved)  # a link to a tracker wraps its pixel: both go
+            alt = self._absolute(url, self.alt_base)
+            self.alt_urls.update([alt] if alt else [])
+
+
+def normal_url(url: str | None) -> str | None:
+    """A URL as compared: percent-decoded, without whitespace, ``/`` for an empty path
+    (how each sanitizer encodes a URL is formatting)."""
+    if not url:
+        return url
+    text = "".join(unquote(url).split())
+    scheme, _, rest = text.partition("://")
+    if rest and "/" not in rest.split("?", 1)[0].split("#", 1)[0]:
+        host, sep, tail = rest.partition("?") if "?" in rest else rest.partition("#")
+        text = f"{scheme}://{host}/{sep}{tail}"
+    return text
 
 
 def collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-def rich(fragment: str, base: str | None) -> Rich:
+def rich(fragment: str, base: str | None, alt_base: str | None = None) -> Rich:
     """The visible text and URLs of an HTML fragment (URLs resolved against ``base``)."""
     if not fragment:
         return Rich("", frozenset())
-    parser = _Visible(base)
+    parser = _Visible(base, alt_base)
     parser.feed(fragment)
     parser.close()
-    return Rich(collapse("".join(parser.parts)), frozenset(parser.urls), parser.first_image)
+    alt = frozenset(parser.alt_urls) if alt_base else None
+    return Rich(collapse("".join(parser.parts)), frozenset(parser.urls), parser.first_image, alt)
 
 
 def plain(text: str) -> str:
@@ -301,7 +328,8 @@ def read_reference(document: Document) -> Reading:
 
 
 def read_feedparser(document: Document) -> Reading:
-    """feedparser's reading with its defaults (it sanitizes and resolves URLs itself)."""
+    """feedparser's reading with its defaults (it sanitizes; it resolves the links of an
+    entry, and the harness those of its HTML, as feedparser would, against its xml:base)."""
     body = document.body
     if body[:2] == b"\x1f\x8b":
         body = gzip.decompress(body)  # a gzip file served without Content-Encoding
@@ -311,16 +339,17 @@ def read_feedparser(document: Document) -> Reading:
         headers["content-type"] = document.content_type
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        raw = feedparser.parse(body, response_headers=headers)
+        raw = feedparser.parse(body, response_headers=headers, resolve_relative_uris=False)
     feed = raw.get("feed", {})
     if not raw.get("entries") and not feed.get("title"):
         return Reading(error=str(raw.get("bozo_exception") or "no feed found"))
     link = feed.get("link")
+    explicit_base = b"xml:base" in body
     return Reading(
         title=_fp_text(feed, "title"),
-        link=urljoin(base, link) if link else None,
+        link=normal_url(urljoin(base, link)) if link else None,
         language=feed.get("language") or None,
-        entries=[_feedparser_entry(entry, base) for entry in raw.get("entries", [])],
+        entries=[_feedparser_entry(entry, base, explicit_base) for entry in raw.get("entries", [])],
     )
 
 
@@ -334,11 +363,11 @@ def _fp_text(entry: Mapping[str, Any], key: str) -> str:
     return plain(str(value))
 
 
-def _fp_rich(value: str, detail: Mapping[str, Any] | None, base: str) -> Rich:
+def _fp_rich(value: str, detail: Mapping[str, Any] | None, base: str, alt_base: str | None) -> Rich:
     kind = str((detail or {}).get("type") or "text/html")
     if "html" not in kind:
         return Rich(plain(value), frozenset())
-    return rich(value, str((detail or {}).get("base") or base))
+    return rich(value, str((detail or {}).get("base") or base), alt_base)
 
 
 def _fp_date(entry: Any, key: str) -> datetime | None:
@@ -351,15 +380,16 @@ def _fp_date(entry: Any, key: str) -> datetime | None:
     return None
 
 
-def _feedparser_entry(entry: Mapping[str, Any], base: str) -> EntryReading:
+def _feedparser_entry(entry: Mapping[str, Any], base: str, explicit_base: bool) -> EntryReading:
     link = entry.get("link")
     link = urljoin(base, link) if link else None
+    alt_base = None if explicit_base else link or base
     contents = [c for c in entry.get("content") or [] if isinstance(c, Mapping)]
     best = max(contents, key=lambda c: len(str(c.get("value") or "")), default=None)
     summary_value = str(entry.get("summary") or "")
-    summary = _fp_rich(summary_value, entry.get("summary_detail"), base)
+    summary = _fp_rich(summary_value, entry.get("summary_detail"), base, alt_base)
     if best is not None and str(best.get("value") or ""):
-        content = _fp_rich(str(best.get("value") or ""), best, base)
+        content = _fp_rich(str(best.get("value") or ""), best, base, alt_base)
     else:
         content = summary
     if not summary_value:
@@ -505,6 +535,9 @@ _ENTRY_FIELDS = (
 )
 
 
+_URL_FIELDS = frozenset({"link", "image", "feed.link"})
+
+
 def _same(field_name: str, ours: Any, theirs: Any) -> bool:
     if isinstance(ours, Rich) and isinstance(theirs, Rich):
         return "".join(ours.text.split()) == "".join(theirs.text.split()) and (
@@ -512,6 +545,12 @@ def _same(field_name: str, ours: Any, theirs: Any) -> bool:
         )
     if field_name == "title":
         return "".join(str(ours).split()) == "".join(str(theirs).split())
+    if field_name in _URL_FIELDS:
+        return normal_url(ours) == normal_url(theirs)
+    if field_name == "enclosures":
+        return [(normal_url(e.url), e.type, e.length) for e in ours] == [
+            (normal_url(e.url), e.type, e.length) for e in theirs
+        ]
     return bool(ours == theirs)
 
 
@@ -535,7 +574,7 @@ def diff(name: str, ours: Reading, theirs: Reading) -> list[Difference]:
             return []
         return [Difference(name, None, "parsed", str(not ours.error), str(not theirs.error))]
     differences = [
-        Difference(name, None, f"feed.{key}", _show(a), _show(b))
+        Difference(name, None, f"feed.{key}", _show(a), _show(b), (a, b))
         for key, a, b in (
             ("title", ours.title, theirs.title),
             ("link", ours.link, theirs.link),
@@ -551,15 +590,30 @@ def diff(name: str, ours: Reading, theirs: Reading) -> list[Difference]:
         for key in _ENTRY_FIELDS:
             mine, yours = getattr(a, key), getattr(b, key)
             if not _same(key, mine, yours):
-                differences.append(Difference(name, index, key, _show(mine), _show(yours)))
+                differences.append(
+                    Difference(name, index, key, _show(mine), _show(yours), (mine, yours))
+                )
     return differences
 
 
 # -- intended differences -------------------------------------------------------------------
 
+
 # Narrow classes of intended differences, each a test on one difference; a ``[[class]]`` row
 # of the intended file names one and gives the reason.
-CLASSES: dict[str, Callable[[Difference], bool]] = {}
+def _by_item_link(difference: Difference) -> bool:
+    """Only relative URLs differ, and newsbote resolved them against the entry's link."""
+    ours, theirs = difference.values
+    return (
+        isinstance(ours, Rich)
+        and isinstance(theirs, Rich)
+        and theirs.alt_urls is not None
+        and "".join(ours.text.split()) == "".join(theirs.text.split())
+        and ours.urls == theirs.alt_urls
+    )
+
+
+CLASSES: dict[str, Callable[[Difference], bool]] = {"item-link-base": _by_item_link}
 
 
 @dataclass(frozen=True)
