@@ -120,11 +120,6 @@ def test_every_imported_distribution_is_installed_through_a_declared_one() -> No
     assert "lxml-html-clean" in reachable
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyproject.toml does not yet declare markupsafe, starlette and lxml[html_clean]; "
-    "once it does, this passes: remove this mark",
-)
 def test_every_imported_distribution_and_extra_is_declared() -> None:
     """What the code imports is declared, not only brought along by another package
     (which may drop it, as jusText's older releases never declared lxml's cleaner)."""
