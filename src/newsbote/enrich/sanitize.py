@@ -2,6 +2,11 @@
 
 Every URL is made absolute against the item's base, only http(s) and mailto
 links survive, scripts, styles, iframes, event handlers and forms are dropped.
+
+Every pass here runs in time linear in the fragment's length, whatever a feed
+sends (a comment at each pattern says why): a pattern that fails where a later
+attempt would scan the same text again is only run where it cannot fail that
+way, and the rest are single-pass scanners over ``str.find``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from typing import Literal
 from urllib.parse import quote
 
 import nh3
+from lxml import etree
+from lxml import html as lxml_html
 
 from newsbote.types import Entry
 
@@ -48,35 +55,63 @@ CLEAN_CONTENT_TAGS = {
 _BLOCKS = "p|div|br|h[1-6]|li|ul|ol|dl|dt|dd|blockquote|pre|tr|td|th|table|figure|figcaption|hr|section|article"
 # Case-insensitive patterns cannot skip ahead to a literal "<"; the lower-case ones run
 # first and the others only where an upper-case tag is present (about 5x faster).
+# Tag patterns (``<…[^>]*>``) run only up to the text's last ">" (see _tags_sub): there
+# every attempt that reaches ``[^>]*`` ends at the next ">", in a match that the search
+# then skips, so no character is scanned twice; past the last ">" nothing can match.
 _BLOCK_TAG = re.compile(rf"</?(?:{_BLOCKS})\b[^>]*>")
 _BLOCK_TAG_ANY_CASE = re.compile(rf"</?(?:{_BLOCKS})\b[^>]*>", re.I)
-_UPPER_TAG = re.compile(r"</?[A-Z]")
+_UPPER_TAG = re.compile(r"</?[A-Z]")  # bounded: three characters an attempt
 _TAG = re.compile(r"<[^>]*>")
-_INVISIBLE = re.compile(
-    r"<(script|style|noscript|template|iframe|object|embed|svg|math)\b.*?</\1\s*>", re.I | re.S
+_INVISIBLE_NAMES = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "math",
 )
-# A quick test for where _INVISIBLE may match. Three letters of each name (four for
+# An opening tag whose content is not visible: bounded (the longest name), so linear.
+_INVISIBLE_START = re.compile(rf"<({'|'.join(_INVISIBLE_NAMES)})\b", re.I)
+# Its end: an attempt at each "</name" scans the whitespace after it, once.
+_INVISIBLE_END = {name: re.compile(rf"</{name}\s*>", re.I) for name in _INVISIBLE_NAMES}
+# A quick test for where _INVISIBLE_START may match. Three letters of each name (four for
 # math), so that <strong>, in most articles, does not send it looking (about 5 µs each).
 _MAYBE_INVISIBLE = re.compile(
     r"<(?:[sS](?:[cC][rR]|[tT][yY]|[vV][gG])|[nN][oO][sS]|[tT][eE][mM]|[iI][fF][rR]"
     r"|[oO][bB][jJ]|[eE][mM][bB]|[mM][aA][tT][hH])"
 )
+# The next five run on nh3's output only, where every "<" opens a tag that ends with ">",
+# every attribute value is quoted with '"' and holds no '"' (it is escaped): an attempt
+# scans one tag, one attribute value or the whitespace after one tag, never further.
 # A URL attribute that needs percent-encoding: non-ASCII, whitespace, <, > or a bare &
-# (it starts at the literal '="' so that the search can skip ahead).
+# (it starts at the literal '="' so that the search can skip ahead). ``[^"]*?`` stops at
+# the value's closing quote.
 _UNSAFE_URL = re.compile(r'="(?:(?<=href=")|(?<=src="))[^"]*?(?:[^\x21-\x7e]|[<>]|&(?!amp;))')
+# fullmatch of one value; "&amp;" is the only way into the group: no backtracking
 _SAFE_URL = re.compile(r"[^\s\"<>&]*(?:&amp;[^\s\"<>&]*)*")
 _URL_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
-_IFRAME = re.compile(
-    r"""<iframe\b[^>]*?\bsrc\s*=\s*["']([^"']+)["'][^>]*>(?:.*?</iframe>)?""", re.I | re.S
-)
+# The src of an iframe's opening tag: matched within that one tag (see _embed_iframes).
+_IFRAME_START = re.compile(r"<iframe\b", re.I)
+_IFRAME_END = re.compile(r"</iframe>", re.I)
+_IFRAME_SRC = re.compile(r"""\bsrc\s*=\s*["']([^"'>]+)["']""", re.I)
 _YOUTUBE_EMBED = re.compile(
     r"(?:https?:)?//(?:www\.)?youtube(?:-nocookie)?\.com/embed/([A-Za-z0-9_-]{6,})"
 )
 _IMG_TAG = re.compile(r"<img\b[^>]*>")
-_ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
+_ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')  # within one tag of nh3's, names allow-listed
+# an opening tag, then the whitespace (and <br>, &nbsp;) after it: each run follows one tag
 _EMPTY = re.compile(
     r"<(p|li|strong|b|em|i|u|s|span|blockquote|h[1-6]|ul|ol|figure|a)\b[^>]*>(?:\s|&nbsp;|<br>)*</\1>"
 )
+# Fragments with this many "<" and "&" go through libxml2's HTML parser before nh3:
+# html5ever (nh3's parser) takes time quadratic in the nesting depth (elements 100,000
+# deep take minutes) and in runs of "&"; libxml2 stops at 256 levels and writes
+# entities out, so that what nh3 then reads is shallow. Below it, the quadratic part
+# stays within a few milliseconds; articles rarely come near it.
+_RESHAPE_AT = 4000
 TRACKER_HOSTS = frozenset({
     "feeds.feedburner.com", "feedproxy.google.com", "pixel.wp.com", "stats.wordpress.com",
     "www.google-analytics.com", "google-analytics.com", "pixel.quantserve.com",
@@ -87,7 +122,10 @@ TRACKER_HOSTS = frozenset({
     "ssl-vg03.met.vgwort.de",
 })  # fmt: skip
 _TRACKER_SUFFIXES = tuple("." + host for host in TRACKER_HOSTS)
+# An attempt at each "=" scans the whitespace after it (a run that follows one "="), then
+# a bounded look-ahead: linear.
 _NOT_ABSOLUTE = re.compile(r"""=\s*["']?(?!https?:|mailto:|#|["'\s>])""", re.I)
+# matched within one tag (up to its ">"): see first_image
 _IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 
 
@@ -122,7 +160,9 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
     if not fragment:
         return ""
     if "<iframe" in fragment or "<IFRAME" in fragment:
-        fragment = _IFRAME.sub(_embed_link, fragment)
+        fragment = _embed_iframes(fragment)
+    if fragment.count("<") + fragment.count("&") > _RESHAPE_AT:
+        fragment = _reshaped(fragment)
     cleaned = _cleaner(base_url).clean(fragment)
     if _UNSAFE_URL.search(cleaned):
         cleaned = _URL_ATTRIBUTE.sub(_encode_url_attribute, cleaned)
@@ -149,14 +189,62 @@ def _encode_url_attribute(match: re.Match[str]) -> str:
     return f'{match.group(1)}="{html.escape(encode_url(value))}"'
 
 
-def _embed_link(match: re.Match[str]) -> str:
-    src = html.unescape(match.group(1))
+def _embed_iframes(fragment: str) -> str:
+    """``fragment`` with each iframe that has a src (and its content, up to ``</iframe>``)
+    replaced by a link to what it shows (a video's page for YouTube players).
+
+    One pass: each opening tag is read up to its ">", and the search for a closing tag
+    that finds none is not repeated for the iframes after it.
+    """
+    parts: list[str] = []
+    position = 0
+    read = 0  # the end of the last tag read: an opening before it is inside that tag
+    closing = True  # whether a "</iframe>" may still follow
+    for start in _IFRAME_START.finditer(fragment):
+        begin = start.start()
+        if begin < read:
+            continue
+        tag_end = fragment.find(">", begin)
+        if tag_end < 0:
+            break  # an unclosed tag: nothing after it is an iframe either
+        read = tag_end
+        src = _IFRAME_SRC.search(fragment, start.end(), tag_end)
+        if src is None:
+            continue
+        end = tag_end + 1
+        if closing:
+            close = _IFRAME_END.search(fragment, end)
+            if close is None:
+                closing = False
+            else:
+                end = close.end()
+        parts += (fragment[position:begin], _embed_link(src.group(1)))
+        position = read = end
+    if not parts:
+        return fragment
+    parts.append(fragment[position:])
+    return "".join(parts)
+
+
+def _embed_link(raw_src: str) -> str:
+    src = html.unescape(raw_src)
     youtube = _YOUTUBE_EMBED.match(src)
     if youtube:
         src = f"https://www.youtube.com/watch?v={youtube.group(1)}"
     elif src.startswith("//"):
         src = "https:" + src
     return f'<p><a href="{html.escape(src)}">▶ {html.escape(src)}</a></p>'
+
+
+def _reshaped(fragment: str) -> str:
+    """``fragment`` parsed and written out again by libxml2: at most 256 levels deep
+    (what is deeper is dropped), its entities written out; nh3 sanitizes the result."""
+    try:
+        root = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return html.escape(plain_text(fragment))
+    written: str = etree.tostring(root, encoding="unicode", method="html")
+    return written.removeprefix("<div>").removesuffix("</div>")
 
 
 def is_tracking_pixel(src: str, width: str | None = None, height: str | None = None) -> bool:
@@ -202,8 +290,33 @@ def raw_text(fragment: str) -> str:
     if "<" not in fragment:
         return " ".join(html.unescape(fragment).split())
     if _MAYBE_INVISIBLE.search(fragment):
-        fragment = _INVISIBLE.sub(" ", fragment)
+        fragment = _without_invisible(fragment)
     return plain_text(fragment)
+
+
+def _without_invisible(fragment: str) -> str:
+    """``fragment`` with each script, style, embed and the like replaced by a space, from
+    its opening tag to its closing one (of any case). One pass: an element whose end is
+    missing stays, and the search for that end is not repeated for the next ones."""
+    parts: list[str] = []
+    position = 0
+    unclosed: set[str] = set()  # names whose closing tag does not follow any more
+    for start in _INVISIBLE_START.finditer(fragment):
+        if start.start() < position:
+            continue  # inside the element just removed
+        name = start.group(1).lower()
+        if name in unclosed:
+            continue
+        end = _INVISIBLE_END[name].search(fragment, start.end())
+        if end is None:
+            unclosed.add(name)
+            continue
+        parts += (fragment[position : start.start()], " ")
+        position = end.end()
+    if not parts:
+        return fragment
+    parts.append(fragment[position:])
+    return "".join(parts)
 
 
 def has_relative_urls(fragment: str) -> bool:
@@ -221,7 +334,7 @@ def plain_text(fragment: str) -> str:
     """The visible text of an HTML fragment, whitespace collapsed."""
     if "<" in fragment:
         blocks = _BLOCK_TAG_ANY_CASE if _UPPER_TAG.search(fragment) else _BLOCK_TAG
-        fragment = _TAG.sub("", blocks.sub(" ", fragment))
+        fragment = _tags_sub(_TAG, "", _tags_sub(blocks, " ", fragment))
     if "&" in fragment:
         fragment = html.unescape(fragment)
     return " ".join(fragment.split())
@@ -230,5 +343,21 @@ def plain_text(fragment: str) -> str:
 def first_image(fragment: str) -> str | None:
     """The first image source of a sanitized fragment, if any (tracking pixels are gone)."""
     start = fragment.find("<img")
-    match = _IMG_SRC.search(fragment, start) if start >= 0 else None
-    return html.unescape(match.group(1)) if match else None
+    while start >= 0:
+        end = fragment.find(">", start)
+        if end < 0:
+            return None
+        match = _IMG_SRC.match(fragment, start, end)
+        if match:
+            return html.unescape(match.group(1))
+        start = fragment.find("<img", end)
+    return None
+
+
+def _tags_sub(pattern: re.Pattern[str], replacement: str, text: str) -> str:
+    """``pattern.sub`` of a pattern that ends in ``[^>]*>``, run up to the last ">" only:
+    past it an attempt scans to the end and fails, at each "<" again (quadratic)."""
+    end = text.rfind(">") + 1
+    if end == len(text):
+        return pattern.sub(replacement, text)
+    return pattern.sub(replacement, text[:end]) + text[end:]

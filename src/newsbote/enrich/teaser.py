@@ -13,6 +13,9 @@ _ABBREVIATIONS = {
     "i.e", "jr", "sr", "st", "no", "jan", "feb", "mar", "apr", "aug", "sep", "sept", "oct",
     "okt", "nov", "dec", "dez",
 }  # fmt: skip
+_WINDOW = 64
+# bounded: a mark and the closing quotes or brackets after it, searched in the first
+# ``limit`` characters only
 _BOUNDARY = re.compile(r"[.!?…](?:[\"'»«”“)\]]*)(?=\s+|$)")
 
 
@@ -20,14 +23,17 @@ def _ends_sentence(text: str, mark_at: int, after: int) -> bool:
     """Whether the punctuation at ``mark_at`` closes a sentence (``after``: just past it)."""
     if text[mark_at] != ".":
         return True
-    words = text[:mark_at].split()
+    # Only the text around the mark is read (a copy of the rest, at each mark, would make
+    # a long text of "…" or "." cost its length times the number of marks). A word longer
+    # than the window is neither an abbreviation nor a lone letter, cut or not.
+    words = text[max(0, mark_at - _WINDOW) : mark_at].split()
     word = words[-1].lower() if words else ""
     if word in _ABBREVIATIONS or word.replace(".", "").isdigit():
         return False
     # "z. B." and "u. a.": a lone letter before the period is an abbreviation
     if len(word) == 1 and word.isalpha():
         return False
-    following = text[after:].lstrip()[:1]
+    following = text[after : after + _WINDOW].lstrip()[:1]
     return not (following.islower() or following.isdigit())
 
 

@@ -9,27 +9,34 @@ entity declaration: nothing expands, nothing external is loaded.
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 import zlib
 
 from newsbote.errors import ParseError
 
+log = logging.getLogger("newsbote.parse")
+
+# The next two are anchored at the start (one attempt) and read up to the first ">".
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:\-]+)[\"']", re.S)
 _XML_DECL_TEXT = re.compile(r"^\s*<\?xml[^>]*\?>", re.S)
-_DOCTYPE = re.compile(r"<!DOCTYPE(?:[^\[>\"']|\"[^\"]*\"|'[^']*')*(?:\[.*?\]\s*)?>", re.S | re.I)
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)
+_DOCTYPE_PLAIN = re.compile(r"[^\[>\"']*")  # one character class: one pass, no backtracking
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)  # on a header
+# A numeric character reference: an attempt at each "&#" reads its digits once.
+_NUMERIC_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,16}));")
 _SINGLE_BYTE = {"iso8859-1", "latin-1", "cp1252", "ascii", "iso8859-15", "latin_1", "us-ascii"}
-_MAX_INFLATE = 64 * 1024 * 1024
+MAX_INFLATE = 64 * 1024 * 1024
+"""What a gzip body may inflate to when the caller gives no limit of its own."""
 
 
-def _inflate(body: bytes, url: str) -> bytes:
+def _inflate(body: bytes, url: str, limit: int) -> bytes:
     decompressor = zlib.decompressobj(wbits=47)
     try:
-        data = decompressor.decompress(body, _MAX_INFLATE)
+        data = decompressor.decompress(body, limit)
     except zlib.error as exc:
         raise ParseError(url, f"broken gzip body: {exc}") from exc
     if decompressor.unconsumed_tail:
-        raise ParseError(url, f"gzip body inflates beyond {_MAX_INFLATE} bytes")
+        raise ParseError(url, f"gzip body inflates beyond {limit} bytes")
     return data
 
 
@@ -51,10 +58,15 @@ def _sniff_utf16(body: bytes) -> str | None:
     return None
 
 
-def decode_text(body: bytes, url: str, content_type: str = "") -> str:
-    """The document as text, by BOM, then XML declaration, then HTTP charset, then UTF-8."""
+def decode_text(
+    body: bytes, url: str, content_type: str = "", *, max_bytes: int = MAX_INFLATE
+) -> str:
+    """The document as text, by BOM, then XML declaration, then HTTP charset, then UTF-8.
+
+    A gzip body (stored without a Content-Encoding) may inflate to ``max_bytes``.
+    """
     if body[:2] == b"\x1f\x8b":
-        body = _inflate(body, url)
+        body = _inflate(body, url, max_bytes)
     for bom, codec in (
         (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -83,32 +95,104 @@ def decode_text(body: bytes, url: str, content_type: str = "") -> str:
     return body.decode(declared or "utf-8", errors="replace")
 
 
-def prepare_xml(body: bytes, url: str, content_type: str = "") -> bytes:
+def prepare_xml(
+    body: bytes, url: str, content_type: str = "", *, max_bytes: int = MAX_INFLATE
+) -> bytes:
     """UTF-8 bytes with a UTF-8 XML declaration and no DOCTYPE."""
-    text = decode_text(body, url, content_type).lstrip("\ufeff \t\r\n")
+    text = decode_text(body, url, content_type, max_bytes=max_bytes).lstrip("\ufeff \t\r\n")
     text = _XML_DECL_TEXT.sub("", text, count=1).lstrip()
-    head_end = _root_start(text)
-    head = _DOCTYPE.sub("", text[:head_end])
+    if "&#" in text:
+        text = _valid_references(text, url)
+    head_end, doctypes = _prolog(text, url)
+    head = text[:head_end]
+    if doctypes:
+        kept, position = [], 0
+        for start, end in doctypes:
+            kept.append(head[position:start])
+            position = end
+        kept.append(head[position:])
+        head = "".join(kept)
     if "<!ENTITY" in head.upper():
         raise ParseError(url, "the document declares entities outside a DOCTYPE; refusing to parse")
     return ('<?xml version="1.0" encoding="utf-8"?>\n' + head + text[head_end:]).encode("utf-8")
 
 
-def _root_start(text: str) -> int:
-    """Index of the root element's ``<``: everything before it is prolog."""
+def _valid_references(text: str, url: str) -> str:
+    """``text`` with character references to what is no character (a surrogate, a number
+    beyond Unicode) replaced by one to U+FFFD: no encoder takes what they stand for."""
+    replaced = 0
+
+    def valid(match: re.Match[str]) -> str:
+        nonlocal replaced
+        hexadecimal, decimal = match.groups()
+        code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+        if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+            replaced += 1
+            return "&#xFFFD;"
+        return match.group(0)
+
+    text = _NUMERIC_REFERENCE.sub(valid, text)
+    if replaced:
+        log.warning(
+            "parse url=%s replaced=%d character references to no character became U+FFFD",
+            url,
+            replaced,
+        )
+    return text
+
+
+def _prolog(text: str, url: str) -> tuple[int, list[tuple[int, int]]]:
+    """Index of the root element's ``<`` (everything before it is prolog) and the spans
+    of the DOCTYPEs in the prolog.
+
+    One pass: every search starts where the last one ended, so a run of unclosed
+    declarations costs its length, not its length squared.
+    """
+    doctypes: list[tuple[int, int]] = []
     position = 0
     while True:
         index = text.find("<", position)
         if index < 0 or index + 1 >= len(text):
-            return len(text)
+            return len(text), doctypes
         following = text[index + 1]
         if following == "?":
-            position = text.find("?>", index) + 2 if "?>" in text[index:] else len(text)
+            end = text.find("?>", index + 2)
+            position = end + 2 if end >= 0 else len(text)
         elif text.startswith("<!--", index):
-            end = text.find("-->", index)
+            end = text.find("-->", index + 4)
             position = end + 3 if end >= 0 else len(text)
+        elif following == "!" and text[index + 2 : index + 9].upper() == "DOCTYPE":
+            position = _doctype_end(text, index + 9, url)
+            doctypes.append((index, position))
         elif following == "!":
-            doctype = _DOCTYPE.match(text, index)
-            position = doctype.end() if doctype else text.find(">", index) + 1 or len(text)
+            position = text.find(">", index) + 1 or len(text)
         else:
-            return index
+            return index, doctypes
+
+
+def _doctype_end(text: str, position: int, url: str) -> int:
+    """Just past the ``>`` that closes a DOCTYPE whose name starts at ``position``: outside
+    quoted strings and after an internal subset in brackets, if there is one."""
+    while position < len(text):
+        char = text[position]
+        if char == ">":
+            return position + 1
+        if char in "\"'":
+            end = text.find(char, position + 1)
+            if end < 0:
+                break
+            position = end + 1
+        elif char == "[":
+            # the subset ends at the first "]" that only whitespace separates from a ">"
+            end = text.find("]", position + 1)
+            while end >= 0:
+                after = end + 1
+                while after < len(text) and text[after] in " \t\r\n":
+                    after += 1
+                if after < len(text) and text[after] == ">":
+                    return after + 1
+                end = text.find("]", after)
+            break
+        else:  # the name and keywords: up to the next bracket, quote or ">"
+            position = _DOCTYPE_PLAIN.match(text, position).end()  # type: ignore[union-attr]
+    raise ParseError(url, "the DOCTYPE declaration is never closed")
