@@ -12,7 +12,8 @@ Two metrics:
 * **segment** precision, recall and F (trafilatura-eval only), as trafilatura's own
   evaluation counts them: a snippet counts when it is in the extracted visible text;
 * **word 4-gram shingles**, as scrapinghub's article-extraction-benchmark counts them:
-  tokens are ``\\w+`` runs (case kept), a document's shingles are the multiset of its
+  tokens are ``\\w+`` runs (case kept; invisible soft hyphens and zero-width characters
+  removed first, as the segment metric does), a document's shingles are the multiset of its
   4-token windows, per document precision = matched / predicted and recall = matched /
   gold; both are averaged over the documents (precision over those with some predicted
   text that is judged, recall over those with gold text) and F1 is of the two averages.
@@ -122,11 +123,14 @@ def evaluate(directory: Path, extractor: Extractor = newsbote_text) -> Score:
 # --- word shingles (scrapinghub's article-extraction-benchmark) -----------------------------
 
 _TOKEN = re.compile(r"\w+")  # one character class, repeated: linear
+# invisible characters that break a word for ``\w`` but not for the reader: soft hyphen,
+# zero-width space, joiners, word joiner, byte order mark
+_INVISIBLE = dict.fromkeys(map(ord, "\xad\u200b\u200c\u200d\u2060\ufeff"))
 
 
 def shingles(text: str, n: int = NGRAM) -> Counter[tuple[str, ...]]:
     """The multiset of ``text``'s word n-grams (a text under n words is one shorter shingle)."""
-    tokens = _TOKEN.findall(text)
+    tokens = _TOKEN.findall(text.translate(_INVISIBLE))
     return Counter(tuple(tokens[i : i + n]) for i in range(max(1, len(tokens) - n + 1)))
 
 
