@@ -150,3 +150,53 @@ def test_images_go_back_after_the_text_they_followed() -> None:
         '<p><img src="a.jpg"></p><p>Eins.</p><p><img src="b.jpg"></p><p>Zwei.</p>'
     )  # the related article's teaser image went with the related links
     assert "Agentur" not in merged  # the caption stays out, as the text extraction left it
+
+
+async def test_a_page_too_large_to_extract_keeps_the_feed_text_and_says_why(
+    feed_server: FeedServer,
+    sqlite_store: Store,
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before, any page went to the extractor (a 5 MB page cost 230 s of CPU)."""
+    from newsbote.enrich import fulltext
+    from newsbote.store.queries import explain
+
+    monkeypatch.setattr(fulltext, "MAX_PAGE_BYTES", len(PAGE.encode()) - 1)
+    feed_server.set("/artikel.html", PAGE, content_type="text/html; charset=utf-8")
+    feed_server.set("/feed.xml", teaser_feed(feed_server.url("/artikel.html")))
+    source = {
+        "name": "anzeiger",
+        "url": feed_server.url("/feed.xml"),
+        "allow_private": True,
+        "allow_private_pages": True,
+    }
+    reports = await run_once(load(write_config(tmp_path, sqlite_url, [source])), sqlite_store)
+    assert [r.status for r in reports] == ["ok"]
+    assert board_titles(sqlite_store) == ["Glasfaser in der Altstadt fertig"]
+    body = sqlite_store.call(
+        lambda c: c.exec_driver_sql("SELECT body_html FROM board_posts").scalar_one()
+    )
+    assert PARAGRAPHS[1] not in body and "[…]" in body
+    reason = sqlite_store.call(explain, feed_server.url("/artikel.html"))[0].item.reason
+    assert f"article page too large to extract ({len(PAGE.encode()):,} bytes" in reason
+    assert fulltext.extract_article(PAGE, "https://example.org/a") is None
+
+
+def test_the_extractor_is_never_handed_a_url_it_could_fetch(feed_server: FeedServer) -> None:
+    """A page that is only a URL stays text: nothing (trafilatura, htmldate) fetches it."""
+    feed_server.set("/artikel.html", PAGE, content_type="text/html; charset=utf-8")
+    url = feed_server.url("/artikel.html")
+    for page in (url, url.encode()):
+        extracted = extract_article(page, url)
+        assert extracted is None or PARAGRAPHS[0] not in extracted.text
+    assert not feed_server.hits("/artikel.html")
+
+
+def test_at_most_so_many_trailing_blocks_are_cut() -> None:
+    """Each cut searches the whole strict text: their number is bounded (linear time)."""
+    from newsbote.enrich.fulltext import MAX_TAIL_BLOCKS, _without_tail
+
+    blocks = [f"<p>Absatz {i}.</p>" for i in range(3 * MAX_TAIL_BLOCKS)]
+    assert _without_tail(blocks, "anderer Text") == blocks[: 2 * MAX_TAIL_BLOCKS]

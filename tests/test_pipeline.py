@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -365,3 +366,41 @@ async def test_each_ledger_row_belongs_to_its_own_item_also_after_a_gap_in_the_i
     assert sorted(row.posted for row in rows) == ["Drei", "Eins", "Fünf", "Vier", "Zwei"]
     assert all(row.title == row.posted for row in rows)
     assert len({row.id for row in rows}) == len(rows)
+
+
+async def test_a_huge_hostile_feed_leaves_the_event_loop_free_and_the_other_source_posts(
+    feed_server: FeedServer, sqlite_store: Store, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The CPU work of a poll runs in a worker thread: a task on the event loop keeps
+    ticking while a feed of several MB is parsed and sanitized (before, the loop stood
+    still for the whole poll: its longest pause was the poll's duration)."""
+    hostile = "&lt;b&gt;" * 300 + "&lt;" * 300 + "&amp;amp;" * 200 + "&lt;p " * 200
+    many = [(f"h{i}", f"https://example.org/h{i}", f"Meldung {i}") for i in range(1000)]
+    feed_server.set("/huge.xml", rss(many).replace("&lt;p&gt;Text von", hostile))
+    feed_server.set("/feed.xml", rss(ITEMS))
+    sources = [
+        _source(feed_server, "/huge.xml", name="huge", first_run="none"),
+        _source(feed_server, "/feed.xml", name="small", first_run="all"),
+    ]
+    loaded = load(write_config(tmp_path, sqlite_url, sources))
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    started = loop.time()
+    reports = {report.source: report for report in await run_once(loaded, sqlite_store)}
+    duration = loop.time() - started
+    ticker.cancel()
+    assert reports["huge"].status == "ok" and reports["huge"].entries == 1000
+    assert reports["small"].status == "ok"
+    assert {"Drei", "Zwei", "Eins"} <= set(board_titles(sqlite_store))
+    assert max(gaps) < duration / 4
+    assert len(gaps) > 20  # the poll lasted many ticks

@@ -11,22 +11,29 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Connection
 
 from newsbote.config.schema import Config, FirstRun, SourceConfig
 from newsbote.deliver import destination_kinds
-from newsbote.enrich.fulltext import extract_article, looks_like_teaser, prefer_page, without_title
+from newsbote.enrich.fulltext import (
+    extract_article,
+    looks_like_teaser,
+    page_too_large,
+    prefer_page,
+    without_title,
+)
 from newsbote.enrich.sanitize import plain_text, sanitize_entry
 from newsbote.enrich.teaser import teaser_from_text
 from newsbote.errors import FetchError, ParseError, RenderError
 from newsbote.fetch import Fetcher, next_check
-from newsbote.identify import canonical_url, identify, item_key
+from newsbote.identify import Known, canonical_url, identify, item_key
 from newsbote.outbox import PostsInStore
-from newsbote.parse import parse_feed
+from newsbote.parse import Budget, parse_feed
 from newsbote.render import RenderContext, Renderer
 from newsbote.route import route_item
 from newsbote.store import Store
@@ -51,6 +58,16 @@ from newsbote.types import (
 )
 
 log = logging.getLogger("newsbote.pipeline")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+POLL_CPU_SECONDS = 30.0
+"""CPU seconds one poll's parsing, sanitizing and planning may take before its source
+fails (a linear pass over the largest body ``max_bytes`` allows takes a few)."""
+INLINE_BYTES = 256 * 1024
+"""Bodies up to this size are processed on the event loop: every pass being linear, that
+holds it for some 10 ms at most; in a thread, feeds of this size would cost more CPU
+in GIL hand-overs between the loop and the threads than in their own processing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,30 +128,29 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         )
         log.info("poll source=%s status=304", source.name)
         return PollReport(source.name, "not-modified", 304)
+    # The CPU work runs in worker threads (the event loop keeps serving the other polls
+    # and the web pages), within a budget: past it, this source fails and no other.
+    budget = Budget(fetched.final_url, POLL_CPU_SECONDS)
+    work = _Work(budget, threaded=len(fetched.body) > INLINE_BYTES)
     try:
-        feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type, sanitize=False)
+        feed, keys, links = await work(_parse, fetched, ctx.config.service.max_bytes, budget)
+        # What stays alive while this poll waits for the store is what is still needed:
+        # neither the body nor the publisher's HTML (thousands of polls run at once).
+        fetched = replace(fetched, body=b"")
+        entries = len(feed.entries)
+        known = await ctx.store.run_grouped(load_known, state.id, keys, links)
+        del keys, links
+        verdicts = await work(_identify_and_sanitize, source.name, feed, known, budget)
+        feed = replace(feed, entries=())
+        verdicts = await _full_text(ctx, source, verdicts, first_run_done=state.first_run_done)
+        previous = await _previous_text(ctx, state.id, verdicts)
+        # the rows are built here, before the transaction: it holds SQLite's write lock
+        prepared = await work(
+            _plan_and_prepare, ctx, source, state, now, verdicts, feed, previous, budget
+        )
     except ParseError as exc:
         return await _record_failure(ctx, source, state, now, str(exc), fetched.status, None)
-    # What stays alive while this poll waits for the store is what is still needed:
-    # neither the body nor the publisher's HTML (thousands of polls run at once).
-    fetched = replace(fetched, body=b"")
-    entries = len(feed.entries)
-    verdicts = sanitize_verdicts(await _identify(ctx, state, source.name, feed))
-    feed = replace(feed, entries=())
-    verdicts = await _full_text(ctx, source, verdicts, first_run_done=state.first_run_done)
-    previous = await _previous_text(ctx, state.id, verdicts)
-    plans = plan_items(
-        verdicts,
-        source=source,
-        config=ctx.config,
-        renderer=ctx.renderer,
-        feed=feed,
-        first_run_done=state.first_run_done,
-        previous=previous,
-    )
-    # the rows are built here, before the transaction: it holds SQLite's write lock
-    prepared = prepare_items(state.id, plans, now, ctx.in_store, feed.title or source.name)
-    del verdicts, plans, previous  # while this poll waits for the store, only its rows stay
+    del verdicts, previous  # while this poll waits for the store, only its rows stay
     recorded = await ctx.store.run_grouped(
         _record_success, prepared, _next(ctx, source, now, fetched, feed), fetched, feed
     )
@@ -166,28 +182,90 @@ async def _previous_text(
     return {key: plain_text(html) for key, html in stored.items()}
 
 
-def sanitize_verdicts(verdicts: Sequence[Verdict]) -> list[Verdict]:
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """Runs the CPU-bound steps of one poll within its budget, in a worker thread when
+    its body is large (the event loop goes on meanwhile), else in place."""
+
+    budget: Budget
+    threaded: bool
+
+    async def __call__(self, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if self.threaded:
+            return await asyncio.to_thread(self.budget.run, function, *args, **kwargs)
+        return self.budget.run(function, *args, **kwargs)
+
+
+def _parse(
+    fetched: Fetched, max_bytes: int, budget: Budget
+) -> tuple[ParsedFeed, list[str], list[str]]:
+    """The feed of a fetched body, and its entries' keys and links (what the store is
+    asked about): the first part of a poll's CPU work, in a worker thread."""
+    feed = parse_feed(
+        fetched.body,
+        fetched.final_url,
+        fetched.content_type,
+        sanitize=False,
+        max_bytes=max_bytes,
+        budget=budget,
+    )
+    budget.check("identifying the entries")
+    keys = [item_key(e)[0] for e in feed.entries]
+    links = [link for e in feed.entries if (link := canonical_url(e.link))]
+    return feed, keys, links
+
+
+def _identify_and_sanitize(
+    name: str, feed: ParsedFeed, known: Known, budget: Budget
+) -> list[Verdict]:
+    """The second part, in a worker thread: verdicts, new and changed entries sanitized."""
+    verdicts = identify(name, feed.entries, known)
+    return sanitize_verdicts(verdicts, budget)
+
+
+def _plan_and_prepare(
+    ctx: Context,
+    source: SourceConfig,
+    state: SourceState,
+    now: datetime,
+    verdicts: list[Verdict],
+    feed: ParsedFeed,
+    previous: dict[str, str],
+    budget: Budget,
+) -> Prepared:
+    """The last part, in a worker thread: the plans (routes, rendered messages) as rows."""
+    plans = plan_items(
+        verdicts,
+        source=source,
+        config=ctx.config,
+        renderer=ctx.renderer,
+        feed=feed,
+        first_run_done=state.first_run_done,
+        previous=previous,
+        budget=budget,
+    )
+    return prepare_items(state.id, plans, now, ctx.in_store, feed.title or source.name)
+
+
+def sanitize_verdicts(verdicts: Sequence[Verdict], budget: Budget | None = None) -> list[Verdict]:
     """Sanitize the entries that go on (new, changed, renamed); unchanged ones are dropped
     unread, so a poll where one entry is new costs one sanitizing, not twenty."""
-    return [
-        _forget_content(verdict)
-        if verdict.outcome is Outcome.UNCHANGED
-        else verdict.with_item(verdict.item.with_entry(sanitize_entry(verdict.item.entry)))
-        for verdict in verdicts
-    ]
+    result = []
+    for verdict in verdicts:
+        if verdict.outcome is Outcome.UNCHANGED:
+            result.append(_forget_content(verdict))
+            continue
+        if budget is not None:
+            budget.check(f"sanitizing entry {len(result) + 1} of {len(verdicts)}")
+        entry = sanitize_entry(verdict.item.entry)
+        result.append(verdict.with_item(verdict.item.with_entry(entry)))
+    return result
 
 
 def _forget_content(verdict: Verdict) -> Verdict:
     """An unchanged entry's HTML is never read again: drop it (it is unsanitized, too)."""
     entry = replace(verdict.item.entry, content_html="", summary_html="", text="", sanitized=True)
     return verdict.with_item(verdict.item.with_entry(entry))
-
-
-async def _identify(ctx: Context, state: SourceState, name: str, feed: ParsedFeed) -> list[Verdict]:
-    keys = [item_key(e)[0] for e in feed.entries]
-    links = [link for e in feed.entries if (link := canonical_url(e.link))]
-    known = await ctx.store.run_grouped(load_known, state.id, keys, links)
-    return identify(name, feed.entries, known)
 
 
 async def _full_text(
@@ -225,6 +303,10 @@ async def _full_text(
                 return replace(
                     verdict, reason=f"{verdict.reason}; article page not fetched ({exc.message})"
                 )
+            too_large = page_too_large(len(page.body))
+            if too_large:
+                log.info("fulltext source=%s item=%s %s", source.name, verdict.item.key, too_large)
+                return replace(verdict, reason=f"{verdict.reason}; {too_large}, feed text kept")
             extracted = await asyncio.to_thread(extract_article, page.body, page.final_url)
         reason = prefer_page(entry, extracted, source.fulltext) if extracted else None
         if extracted is None or reason is None:
@@ -386,11 +468,13 @@ def plan_items(
     feed: ParsedFeed,
     first_run_done: bool,
     previous: Mapping[str, str] | None = None,
+    budget: Budget | None = None,
 ) -> list[Plan]:
     """Decide, for each verdict, what to store and which messages to enqueue. Pure but for templates.
 
     ``previous`` holds the stored text of changed items by key, for the routes'
     ``min_change`` threshold (an item missing from it counts as wholly changed).
+    ``budget`` is checked before each verdict.
     """
     allowed = None if first_run_done else first_run_selection(verdicts, source.first_run)
     language = source.language or config.language
@@ -400,6 +484,8 @@ def plan_items(
     kinds = destination_kinds()
     plans: list[Plan] = []
     for verdict in verdicts:
+        if budget is not None:
+            budget.check(f"planning item {len(plans) + 1} of {len(verdicts)}")
         item = verdict.item.with_entry(
             verdict.item.entry, teaser=teaser_from_text(verdict.item.entry.plain)
         )

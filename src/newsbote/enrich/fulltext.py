@@ -23,6 +23,14 @@ log = logging.getLogger("newsbote.enrich")
 
 FulltextMode = Literal["auto", "always", "never"]
 SHORT_WORDS = 80
+MAX_PAGE_BYTES = 2 * 1024 * 1024
+"""The largest article page given to the extractor: its three passes cost about 45 s of
+CPU per MB of HTML (a 5 MB page took 230 s); a bigger page keeps the feed's text."""
+MAX_TAIL_BLOCKS = 64
+"""The most trailing blocks :func:`_without_tail` drops: each costs a search of the whole
+text, and an extraction where more differ is not one whose tail to trust."""
+# an attempt at a mark or "[" scans the whitespace after it only (each run follows one
+# mark): linear, also where prefer_page removes it from a whole text
 _TEASER_END = re.compile(r"(?:\[\s*(?:…|\.\.\.)\s*\]|…|\.\.\.|\[mehr\]|\[more\])\s*$", re.I)
 _READ_MORE_PHRASES = (
     "weiterlesen",
@@ -34,6 +42,7 @@ _READ_MORE_PHRASES = (
     "den ganzen artikel",
 )
 # searched only where a phrase is: a case-insensitive alternation costs 7 µs per entry
+# (in the last 300 characters)
 _READ_MORE = re.compile(rf"\b(?:{'|'.join(_READ_MORE_PHRASES)})\b", re.I)
 
 
@@ -63,6 +72,13 @@ def looks_like_teaser(entry: Entry) -> str | None:
     return None
 
 
+def page_too_large(size: int) -> str | None:
+    """Why a page of ``size`` bytes is not extracted, or None when it may be."""
+    if size <= MAX_PAGE_BYTES:
+        return None
+    return f"article page too large to extract ({size:,} bytes, at most {MAX_PAGE_BYTES:,})"
+
+
 @dataclass(frozen=True, slots=True)
 class Extracted:
     """The main text of an article page, sanitized, and its lead image."""
@@ -83,6 +99,13 @@ def extract_article(page: bytes | str, url: str) -> Extracted | None:
     are mostly noise). Measured on the 160 gold pages: see benchmarks/fidelity.py.
     """
     import trafilatura  # 29 MB: imported when a page is first extracted, not at start-up
+
+    # Bytes only: trafilatura never fetches, but htmldate (its date finder) fetches a
+    # string that starts with "http" when it is handed one instead of a tree.
+    if isinstance(page, str):
+        page = page.encode("utf-8", errors="replace")
+    if page_too_large(len(page)):
+        return None
 
     def extract(*, include_images: bool, favor_precision: bool = False) -> str:
         extracted = trafilatura.extract(
@@ -124,7 +147,7 @@ def _words(text: str) -> str:
 def _without_tail(blocks: list[str], strict: str) -> list[str]:
     """``blocks`` without trailing ones the precision-minded extraction left out."""
     kept = list(blocks)
-    while kept:
+    while kept and len(kept) > len(blocks) - MAX_TAIL_BLOCKS:
         last = _words(plain_text(kept[-1]))
         if not last or last in strict:
             break
@@ -132,6 +155,8 @@ def _without_tail(blocks: list[str], strict: str) -> list[str]:
     return kept
 
 
+# On lxml's output (trafilatura's), where every "<" opens a tag closed by ">": an
+# attempt scans one tag.
 _IMG = re.compile(r"<img\b[^>]*>", re.I)
 
 
@@ -169,6 +194,7 @@ def _unwrap_document(extracted: str) -> str:
     return extracted[start + 6 : end] if start >= 0 and end > start else extracted
 
 
+# used with .match: one attempt, one pass over the text
 _LEADING_HEADING = re.compile(r"^\s*<h[1-3][^>]*>(.*?)</h[1-3]>\s*", re.S)
 
 
@@ -180,8 +206,11 @@ def without_title(body: str, title: str) -> str:
     return body
 
 
+_NOT_WORD = re.compile(r"\W+")  # each run is one match: linear
+
+
 def _normalized(text: str) -> str:
-    return re.sub(r"\W+", " ", text).strip().casefold()
+    return _NOT_WORD.sub(" ", text).strip().casefold()
 
 
 def prefer_page(entry: Entry, page: Extracted, mode: FulltextMode) -> str | None:

@@ -31,47 +31,114 @@ from newsbote.enrich.sanitize import (
     sanitize_entry,
 )
 from newsbote.errors import ParseError
-from newsbote.parse.decode import decode_text, prepare_xml
+from newsbote.parse.budget import Budget
+from newsbote.parse.decode import MAX_INFLATE, decode_text, prepare_xml
 from newsbote.types import Entry, ParsedFeed
 
 log = logging.getLogger("newsbote.parse")
 
 # case spelled out, not re.I: a literal "<" lets the search skip ahead (3x faster on 64 KB)
+# An attempt at each "<ttl>" scans the whitespace and digits after it (in the first 64 KB).
 _TTL = re.compile(rb"<[tT][tT][lL]>\s*(\d{1,6})\s*</[tT][tT][lL]>")
 _IMAGE_TYPES = ("image/",)
+# A lone surrogate (from "\ud800" in JSON) cannot be encoded: no store, renderer or
+# destination could take the text. One character class: a linear search.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ENTRY_TEXTS = (
+    "guid",
+    "link",
+    "title",
+    "content_html",
+    "summary_html",
+    "author",
+    "image",
+    "text",
+    "base",
+)
 
 
 def parse_feed(
-    body: bytes, url: str, content_type: str = "", *, sanitize: bool = True
+    body: bytes,
+    url: str,
+    content_type: str = "",
+    *,
+    sanitize: bool = True,
+    max_bytes: int = MAX_INFLATE,
+    budget: Budget | None = None,
 ) -> ParsedFeed:
     """Parse a fetched document; raises :class:`ParseError` naming ``url`` when unusable.
 
     With ``sanitize=False`` the entries keep the publisher's HTML (``Entry.sanitized``
     is False): the pipeline sanitizes only the entries that are new or changed.
+    ``max_bytes`` caps what a gzip body inflates to; ``budget`` is checked between
+    steps and entries. Text that no encoder takes (a lone surrogate, which only JSON
+    can carry: XML's character references to one are replaced by :func:`prepare_xml`)
+    becomes U+FFFD, logged once.
     """
-    feed = _parse(body, url, content_type)
+    feed = _parse(body, url, content_type, max_bytes, budget)
     if not sanitize:
         return feed
-    return replace(feed, entries=tuple(sanitize_entry(entry) for entry in feed.entries))
+    entries: list[Entry] = []
+    for entry in feed.entries:
+        if budget is not None:
+            budget.check(f"sanitizing entry {len(entries) + 1} of {len(feed.entries)}")
+        entries.append(sanitize_entry(entry))
+    return replace(feed, entries=tuple(entries))
 
 
-def _parse(body: bytes, url: str, content_type: str) -> ParsedFeed:
+def _without_surrogates(feed: ParsedFeed) -> tuple[ParsedFeed, int]:
+    """``feed`` with each lone surrogate in its texts replaced by U+FFFD, and how many."""
+    replaced = 0
+
+    def valid(text: str) -> str:
+        nonlocal replaced
+        if text.isascii() or not _SURROGATE.search(text):
+            return text
+        text, count = _SURROGATE.subn("\ufffd", text)
+        replaced += count
+        return text
+
+    def optional(text: str | None) -> str | None:
+        return valid(text) if text else text
+
+    entries: list[Entry] = []
+    for entry in feed.entries:
+        changes: dict[str, Any] = {
+            name: fixed
+            for name in _ENTRY_TEXTS
+            if (value := getattr(entry, name)) and (fixed := valid(value)) is not value
+        }
+        categories = tuple(valid(category) for category in entry.categories)
+        if categories != entry.categories:
+            changes["categories"] = categories
+        entries.append(replace(entry, **changes) if changes else entry)
+    title, link, language = valid(feed.title), optional(feed.link), optional(feed.language)
+    if replaced:
+        feed = replace(feed, title=title, link=link, language=language, entries=tuple(entries))
+    return feed, replaced
+
+
+def _parse(
+    body: bytes, url: str, content_type: str, max_bytes: int, budget: Budget | None
+) -> ParsedFeed:
     if not body.strip():
         raise ParseError(url, "the document is empty")
     stripped = body.lstrip()
     is_json = stripped[:1] in (b"{", b"[") or "json" in content_type.lower()
     if is_json:
-        return _parse_json(body, url, content_type)
-    document = prepare_xml(body, url, content_type)
+        return _parse_json(body, url, content_type, max_bytes, budget)
+    document = prepare_xml(body, url, content_type, max_bytes=max_bytes)
     ttl = _ttl(document)
     fast_error: Exception | None = None
     try:
         raw = fastfeedparser.parse(document)
         if raw.get("entries") or raw.get("feed", {}).get("title"):
-            return _build(raw, url, ttl, "fastfeedparser", iso_dates=True)
+            return _build(raw, url, ttl, "fastfeedparser", iso_dates=True, budget=budget)
+    except ParseError:
+        raise
     except Exception as exc:
         fast_error = exc
-    return _parse_fallback(document, url, ttl, fast_error)
+    return _parse_fallback(document, url, ttl, fast_error, budget)
 
 
 def _ttl(document: bytes) -> int | None:
@@ -81,27 +148,37 @@ def _ttl(document: bytes) -> int | None:
 
 
 def _parse_fallback(
-    document: bytes, url: str, ttl: int | None, fast_error: Exception | None
+    document: bytes,
+    url: str,
+    ttl: int | None,
+    fast_error: Exception | None,
+    budget: Budget | None,
 ) -> ParsedFeed:
     import feedparser  # the fallback: imported (12 MB) only when a feed needs it
 
+    if budget is not None:
+        budget.check("parsing the feed")
     raw = feedparser.parse(document, sanitize_html=False, resolve_relative_uris=False)
     version = raw.get("version", "")
     if not version and not raw.get("entries"):
         reason = raw.get("bozo_exception") or fast_error or "no feed elements found"
         raise ParseError(url, f"not an RSS, Atom or JSON feed ({_short(reason)})")
     log.debug("parsed with feedparser fallback url=%s fast_error=%s", url, _short(fast_error))
-    return _build(raw, url, ttl, "feedparser", iso_dates=False)
+    return _build(raw, url, ttl, "feedparser", iso_dates=False, budget=budget)
 
 
-def _parse_json(body: bytes, url: str, content_type: str) -> ParsedFeed:
-    text = decode_text(body, url, content_type)
+def _parse_json(
+    body: bytes, url: str, content_type: str, max_bytes: int, budget: Budget | None
+) -> ParsedFeed:
+    text = decode_text(body, url, content_type, max_bytes=max_bytes)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ParseError(
             url, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from exc
+    except RecursionError as exc:  # the decoder counts its depth against Python's limit
+        raise ParseError(url, "the JSON document is nested too deeply") from exc
     if (
         not isinstance(data, dict)
         or "items" not in data
@@ -110,11 +187,27 @@ def _parse_json(body: bytes, url: str, content_type: str) -> ParsedFeed:
         raise ParseError(
             url, "JSON document is not a JSON Feed (no 'version' of jsonfeed.org or no 'items')"
         )
+    del data
+    if budget is not None:
+        budget.check("parsing the feed")
     try:
-        raw = fastfeedparser.parse(text.encode("utf-8"))
+        # surrogatepass: a surrogate the decoder let through stays an error of its own
+        # text (replaced at the entries' edge), not of the whole document
+        raw = fastfeedparser.parse(text.encode("utf-8", errors="surrogatepass"))
+    except RecursionError as exc:
+        raise ParseError(url, "the JSON document is nested too deeply") from exc
     except Exception as exc:
         raise ParseError(url, f"invalid JSON Feed: {_short(exc)}") from exc
-    return _build(raw, url, None, "fastfeedparser", iso_dates=True)
+    feed, replaced = _without_surrogates(
+        _build(raw, url, None, "fastfeedparser", iso_dates=True, budget=budget)
+    )
+    if replaced:
+        log.warning(
+            "parse url=%s replaced=%d lone surrogates in the feed's text became U+FFFD",
+            url,
+            replaced,
+        )
+    return feed
 
 
 def _short(reason: object) -> str:
@@ -123,12 +216,24 @@ def _short(reason: object) -> str:
 
 
 def _build(
-    raw: Mapping[str, Any], url: str, ttl: int | None, parser: str, *, iso_dates: bool
+    raw: Mapping[str, Any],
+    url: str,
+    ttl: int | None,
+    parser: str,
+    *,
+    iso_dates: bool,
+    budget: Budget | None,
 ) -> ParsedFeed:
     feed = raw.get("feed", {}) or {}
     feed_link = _absolute(feed.get("link"), url)
     base = feed_link or url
-    entries = tuple(_entry(e, base, iso_dates) for e in raw.get("entries", []) or [])
+    raw_entries = raw.get("entries", []) or []
+    built: list[Entry] = []
+    for raw_entry in raw_entries:
+        if budget is not None:
+            budget.check(f"reading entry {len(built) + 1} of {len(raw_entries)}")
+        built.append(_entry(raw_entry, base, iso_dates))
+    entries = tuple(built)
     return ParsedFeed(
         url=url,
         title=_text(feed.get("title")) or url,
