@@ -108,7 +108,10 @@ class SlackWriter(Writer):
         return f"`{plain.replace('`', 'ˋ')}`"
 
     def link(self, href: str, content: str) -> str:
-        target = href.replace("|", "%7C").replace(">", "%3E")
+        # Slack reads &amp; &lt; &gt; in a link's target too: a bare & could start one
+        target = (
+            href.replace("&", "&amp;").replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+        )
         return f"<{target}|{content.replace('|', '¦')}>"
 
     def image(self, src: str, alt: str) -> str:
