@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 
@@ -106,3 +107,22 @@ def test_the_visible_text_skips_what_browsers_do_not_show_in_any_letter_case() -
     html = "".join(f"<{tag}>{text}</{tag}>" for tag, text in hidden.items())
     text = raw_text(f"<p><strong>Stark</strong> und <span>sichtbar</span></p>{html}<p>Ende</p>")
     assert text == "Stark und sichtbar Ende"
+
+
+def test_deep_nesting_is_flattened_and_every_converter_renders_it() -> None:
+    """Before, 1,000 nested quotes stayed 1,000 deep: markdownify raised RecursionError
+    (a crashed poll, at every poll), and the lxml-based converters lost what follows."""
+    from newsbote.enrich.sanitize import MAX_DEPTH
+    from newsbote.render.markup import convert
+    from newsbote.types import Markup
+
+    deep = "<blockquote>" * 1000 + "tief" + "</blockquote>" * 1000
+    cleaned = sanitize_html(f"<p>Anfang</p>{deep}<p>Ende</p>", "https://example.org/")
+    depth = deepest = 0
+    for match in re.finditer(r"<(/?)blockquote>", cleaned):
+        depth += -1 if match.group(1) else 1
+        deepest = max(deepest, depth)
+    assert deepest == MAX_DEPTH
+    assert "tief" in cleaned and cleaned.endswith("<p>Ende</p>")
+    for markup in Markup:
+        assert "Ende" in convert(cleaned, markup)

@@ -112,6 +112,13 @@ _EMPTY = re.compile(
 # entities out, so that what nh3 then reads is shallow. Below it, the quadratic part
 # stays within a few milliseconds; articles rarely come near it.
 _RESHAPE_AT = 4000
+MAX_DEPTH = 100
+"""How deep sanitized elements nest: deeper tags are dropped, their text kept. The markup
+converters walk trees recursively (markdownify fails past some 300 levels) and lxml
+stops reading at 256; articles stay within 20 or so."""
+_VOID = frozenset({"br", "hr", "img"})
+# one tag of nh3's output (see above): an attempt scans that tag
+_ANY_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*>")
 TRACKER_HOSTS = frozenset({
     "feeds.feedburner.com", "feedproxy.google.com", "pixel.wp.com", "stats.wordpress.com",
     "www.google-analytics.com", "google-analytics.com", "pixel.quantserve.com",
@@ -164,6 +171,8 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
     if fragment.count("<") + fragment.count("&") > _RESHAPE_AT:
         fragment = _reshaped(fragment)
     cleaned = _cleaner(base_url).clean(fragment)
+    if cleaned.count("<") > 2 * MAX_DEPTH:
+        cleaned = _shallow(cleaned)
     if _UNSAFE_URL.search(cleaned):
         cleaned = _URL_ATTRIBUTE.sub(_encode_url_attribute, cleaned)
     if "<img" in cleaned:
@@ -234,6 +243,32 @@ def _embed_link(raw_src: str) -> str:
     elif src.startswith("//"):
         src = "https:" + src
     return f'<p><a href="{html.escape(src)}">▶ {html.escape(src)}</a></p>'
+
+
+def _shallow(cleaned: str) -> str:
+    """nh3's output without the tags nested deeper than :data:`MAX_DEPTH` (their text
+    stays). One pass: nh3 writes every element it keeps out whole, closed in order."""
+    depth = 0
+    dropped: list[tuple[int, int]] = []
+    for tag in _ANY_TAG.finditer(cleaned):
+        if tag.group(2).lower() in _VOID:
+            if depth >= MAX_DEPTH:
+                dropped.append(tag.span())
+            continue
+        if tag.group(1):
+            depth -= 1
+        if depth >= MAX_DEPTH:
+            dropped.append(tag.span())
+        if not tag.group(1):
+            depth += 1
+    if not dropped:
+        return cleaned
+    parts, position = [], 0
+    for start, end in dropped:
+        parts.append(cleaned[position:start])
+        position = end
+    parts.append(cleaned[position:])
+    return "".join(parts)
 
 
 def _reshaped(fragment: str) -> str:
