@@ -11,7 +11,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StrictBool,
+    WithJsonSchema,
+    field_validator,
+)
+
+from newsbote.route import filters
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -191,6 +203,15 @@ class DestinationConfig(BaseModel):
     kind: str
 
 
+FilterOption = Annotated[
+    filters.Filter,
+    PlainValidator(filters.parse_filter),
+    PlainSerializer(filters.print_filter),
+    WithJsonSchema({"type": "object", "description": "a filter tree: see docs/filters.md"}),
+]
+"""A route's filter tree, parsed (patterns compiled) when the config loads."""
+
+
 class RouteConfig(Model):
     """Which sources post to which destinations, with optional filters."""
 
@@ -198,6 +219,13 @@ class RouteConfig(Model):
     destinations: list[str] = Field(min_length=1)
     include: list[str] = Field([], description="post only items mentioning one of these words")
     exclude: list[str] = Field([], description="never post items mentioning one of these words")
+    filter: FilterOption | None = Field(
+        None,
+        description=(
+            "a tree of all/any/not over title, summary, content, author, categories, link, "
+            "language and max_age (see docs/filters.md)"
+        ),
+    )
     template: str | None = Field(None, description="path of a Jinja2 template file")
     update: Literal["ignore", "edit", "reply", "repost"] = Field(
         "ignore",
