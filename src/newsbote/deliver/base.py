@@ -17,14 +17,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from sqlalchemy import Connection
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from newsbote.config.schema import BotConfig
 from newsbote.errors import DeliveryError, StorageError
 from newsbote.outbox import MAX_AGE, MAX_ATTEMPTS, Delivery, NewPost, Outcome, Policy
 from newsbote.store import Store
+from newsbote.store.schema import deliveries
 from newsbote.types import DeliveryState, Markup, Receipt
 
 log = logging.getLogger("newsbote.deliver")
@@ -53,6 +55,24 @@ class Options(BaseModel):
     max_length: int | None = Field(
         None, ge=100, description="cut posts to this length (default: the platform's own limit)"
     )
+    daily_cap: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "posts (and replies) a calendar day at most, counted in `timezone`; the rest wait "
+            "for the next day, none is dropped; edits do not count"
+        ),
+    )
+    timezone: str = Field("UTC", description="the time zone of the destination's calendar day")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
 
 def reveal_secret(secret: SecretStr, what: str, destination: str) -> str:
@@ -241,12 +261,85 @@ class Destination(ABC, Generic[OptionsT]):
 
     @property
     def paced(self) -> bool:
-        """True where :meth:`room` limits what may be claimed (a rate limit, a digest)."""
-        return self.bucket is not None
+        """True where :meth:`room` or :meth:`cap_room` limit what may be claimed (a rate
+        limit, a digest, a daily cap)."""
+        return self.bucket is not None or self.options.daily_cap is not None
 
     def room(self, connection: Connection, now: datetime, limit: int) -> int:
         """How many deliveries may be claimed now (called in the claiming transaction)."""
         return min(limit, self.bucket.available()) if self.bucket is not None else limit
+
+    def _days(self, now: datetime) -> tuple[datetime, datetime]:
+        """The start of ``now``'s calendar day in the destination's time zone, and of the next."""
+        zone = ZoneInfo(self.options.timezone)
+        today = now.astimezone(zone).date()
+        start = datetime.combine(today, datetime.min.time(), zone)
+        following = datetime.combine(today + timedelta(days=1), datetime.min.time(), zone)
+        return start.astimezone(UTC), following.astimezone(UTC)
+
+    def cap_room(self, connection: Connection, now: datetime) -> int | None:
+        """How many more posts ``daily_cap`` lets out today; None without a cap.
+
+        Counted are posts and replies sent today, and those out now (``sending``) or of
+        unknown fate since the day began. On PostgreSQL the count holds a lock per
+        destination until the claiming transaction ends, so two workers cannot both
+        take the last places (SQLite's claiming transactions are serial already).
+        """
+        cap = self.options.daily_cap
+        if cap is None:
+            return None
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                select(func.pg_advisory_xact_lock(func.hashtext(f"newsbote.daily_cap:{self.name}")))
+            )
+        start, _ = self._days(now)
+        out = (DeliveryState.SENDING.value, DeliveryState.UNKNOWN.value)
+        used = connection.execute(
+            select(func.count())
+            .select_from(deliveries)
+            .where(
+                deliveries.c.destination == self.name,
+                deliveries.c.action != "edit",
+                or_(
+                    deliveries.c.sent_at >= start,
+                    and_(deliveries.c.state.in_(out), deliveries.c.updated_at >= start),
+                ),
+            )
+        ).scalar_one()
+        return max(0, cap - int(used))
+
+    def hold_over_cap(self, connection: Connection, now: datetime, keep: Sequence[int]) -> int:
+        """Move the posts due now that the daily cap keeps back (all but ``keep``, the rows
+        just claimed) to the start of the next day, noting why; returns how many.
+
+        Nothing is dropped: the rows stay pending (or failed, keeping their error) and go
+        out first the next day, oldest first as ever.
+        """
+        _, tomorrow = self._days(now)
+        local = tomorrow.astimezone(ZoneInfo(self.options.timezone))
+        note = (
+            f"over the daily cap of {self.options.daily_cap}: waits until "
+            f"{local:%Y-%m-%d %H:%M} {self.options.timezone}"
+        )
+        due = [
+            deliveries.c.destination == self.name,
+            deliveries.c.action != "edit",
+            deliveries.c.next_attempt_at <= now,
+            deliveries.c.id.not_in(list(keep)),
+        ]
+        moved = 0
+        for state, values in (
+            (DeliveryState.PENDING.value, {"last_error": note}),
+            (DeliveryState.FAILED.value, {}),
+        ):
+            moved += connection.execute(
+                update(deliveries)
+                .where(deliveries.c.state == state, *due)
+                .values(next_attempt_at=tomorrow, updated_at=now, **values)
+            ).rowcount
+        if moved:
+            log.info("deliver destination=%s held=%d reason=daily_cap", self.name, moved)
+        return moved
 
     @property
     def policy(self) -> Policy:

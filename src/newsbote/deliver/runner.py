@@ -41,9 +41,13 @@ def _claim(
     for name, destination in destinations.items():
         if destination.paced:
             room = destination.room(connection, now, limit)
-            claimed += outbox.claim(
-                connection, now=now, destinations=[name], limit=room, lease=lease
-            )
+            cap = destination.cap_room(connection, now)
+            if cap is None:
+                claimed += outbox.claim(
+                    connection, now=now, destinations=[name], limit=room, lease=lease
+                )
+                continue
+            claimed += _claim_capped(connection, destination, now, room, cap, lease)
     # unknown posts, for destinations that can look them up first (a reply's fate is the
     # operator's: a lookup would find the post it answers)
     lookups = [name for name, d in destinations.items() if d.can_lookup]
@@ -65,6 +69,33 @@ def _claim(
         )
         for d in claimed
     ]
+
+
+def _claim_capped(
+    connection: Connection,
+    destination: Destination[Any],
+    now: datetime,
+    room: int,
+    cap: int,
+    lease: float | None,
+) -> list[Delivery]:
+    """Edits as the pace allows, posts and replies also within today's ``cap``; the posts
+    over the cap move to the next day (:meth:`Destination.hold_over_cap`)."""
+    names = [destination.name]
+    edits = outbox.claim(
+        connection, now=now, destinations=names, limit=room, lease=lease, actions=("edit",)
+    )
+    posts = outbox.claim(
+        connection,
+        now=now,
+        destinations=names,
+        limit=min(room - len(edits), cap),
+        lease=lease,
+        actions=("post", "reply"),
+    )
+    if len(posts) == cap:  # the cap, not the pace, is what stops the rest today
+        destination.hold_over_cap(connection, now, [d.id for d in posts])
+    return sorted(edits + posts, key=lambda d: d.id)
 
 
 def _finish(connection: Connection, outcomes: list[Outcome], policies: dict[str, Policy]) -> None:
