@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
+from newsbote.cli_filter import filter_test_command
 from newsbote.config.load import parse_config
 from newsbote.config.schema import RouteConfig
 from newsbote.errors import ConfigError
@@ -24,6 +27,7 @@ from newsbote.route.filters import (
     parse_filter,
     subject_of,
 )
+from newsbote.route.trial import filter_test
 from newsbote.store import Store
 from newsbote.store.queries import explain
 from newsbote.types import Entry, Item, KeyKind
@@ -340,3 +344,69 @@ async def test_a_filtered_route_posts_only_what_passes_and_why_names_the_conditi
     assert 'route 1: blocked by the filter: title matches "^Anzeige:"' in ad.reason
     other = store.call(explain, "z")[0].item
     assert 'route 1: blocked by the filter: title does not contain "linux"' in other.reason
+
+
+async def _stored_feed(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> Path:
+    feed_server.set(
+        "/feed.xml",
+        rss(
+            [
+                ("x", "https://e.org/x", "Linux 7.0 erschienen"),
+                ("y", "https://e.org/y", "[red]Anzeige[/red]: Kochkurs"),
+            ]
+        ),
+    )
+    source = {"name": "test", "url": feed_server.url("/feed.xml"), "allow_private": True}
+    path = write_config(
+        tmp_path,
+        store_url,
+        [{**source, "first_run": "all"}],
+        routes=[{"sources": ["test"], "destinations": ["board"]}],
+    )
+    await run_once(load(path), store)
+    # the route gets a filter afterwards, as an operator tries one on what is stored
+    with path.open("a", encoding="utf-8") as file:
+        file.write('filter = { field = "title", contains = "linux" }\n')
+    return path
+
+
+async def test_filter_test_tries_a_route_on_the_stored_items_newest_first(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    loaded = load(await _stored_feed(feed_server, store, store_url, tmp_path))
+    results = filter_test(loaded, store, 1, source=None, limit=10)
+    assert {(r.title, r.passed, r.reason) for r in results} == {
+        ("Linux 7.0 erschienen", True, 'passed the filter: title contains "linux"'),
+        (
+            "[red]Anzeige[/red]: Kochkurs",
+            False,
+            'blocked by the filter: title does not contain "linux"',
+        ),
+    }
+    assert all(r.source == "test" and r.link for r in results)
+    assert len(filter_test(loaded, store, 1, source="test", limit=1)) == 1
+    with pytest.raises(ConfigError, match="no route 2: the config has 1 route"):
+        filter_test(loaded, store, 2, source=None, limit=10)
+    with pytest.raises(ConfigError, match="route 1 does not take source 'tset'") as caught:
+        filter_test(loaded, store, 1, source="tset", limit=10)
+    assert caught.value.hint == "did you mean 'test'?"
+
+
+async def test_the_filter_test_command_prints_each_item_verdict_and_reason_as_text(
+    feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    path = await _stored_feed(feed_server, store, store_url, tmp_path)
+    app = typer.Typer()
+    app.command("filter-test")(filter_test_command)
+    app.command("other")(lambda: None)  # two commands: the name is a subcommand
+    runner = CliRunner()
+    result = runner.invoke(app, ["filter-test", "1", "--config", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "[red]Anzeige[/red]: Kochkurs" in result.output  # a feed's markup shown as text
+    assert 'blocked by the filter: title does not contain "linux"' in result.output
+    assert "1 of 2 pass" in result.output
+    failed = runner.invoke(app, ["filter-test", "3", "--config", str(path)])
+    assert failed.exit_code == 2  # the command line's code for a config error
+    assert "no route 3" in failed.output
