@@ -66,6 +66,7 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "a": _run("<a "),
     "img": _run("<img "),
     "p": _run("<p "),
+    "tag-in-tag": _run("<x <p>"),
     "amp": _run("&"),
     "entity": _run("&nbsp"),
     "comment": _run("<!--"),

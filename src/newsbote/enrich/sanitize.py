@@ -55,7 +55,7 @@ CLEAN_CONTENT_TAGS = {
 _BLOCKS = "p|div|br|h[1-6]|li|ul|ol|dl|dt|dd|blockquote|pre|tr|td|th|table|figure|figcaption|hr|section|article"
 # Case-insensitive patterns cannot skip ahead to a literal "<"; the lower-case ones run
 # first and the others only where an upper-case tag is present (about 5x faster).
-# Tag patterns (``<…[^>]*>``) run only up to the text's last ">" (see _tags_sub): there
+# Tag patterns (``<…[^>]*>``) run only up to the text's last ">" (see plain_text): there
 # every attempt that reaches ``[^>]*`` ends at the next ">", in a match that the search
 # then skips, so no character is scanned twice; past the last ">" nothing can match.
 _BLOCK_TAG = re.compile(rf"</?(?:{_BLOCKS})\b[^>]*>")
@@ -168,11 +168,11 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
         return ""
     if "<iframe" in fragment or "<IFRAME" in fragment:
         fragment = _embed_iframes(fragment)
-    if fragment.count("<") + fragment.count("&") > _RESHAPE_AT:
+    if len(fragment) > _RESHAPE_AT and fragment.count("<") + fragment.count("&") > _RESHAPE_AT:
         fragment = _reshaped(fragment)
     cleaned = _cleaner(base_url).clean(fragment)
-    if cleaned.count("<") > 2 * MAX_DEPTH:
-        cleaned = _shallow(cleaned)
+    if len(cleaned) > 7 * MAX_DEPTH and cleaned.count("<") > 2 * MAX_DEPTH:
+        cleaned = _shallow(cleaned)  # (7: "<b></b>", the shortest element)
     if _UNSAFE_URL.search(cleaned):
         cleaned = _URL_ATTRIBUTE.sub(_encode_url_attribute, cleaned)
     if "<img" in cleaned:
@@ -369,7 +369,18 @@ def plain_text(fragment: str) -> str:
     """The visible text of an HTML fragment, whitespace collapsed."""
     if "<" in fragment:
         blocks = _BLOCK_TAG_ANY_CASE if _UPPER_TAG.search(fragment) else _BLOCK_TAG
-        fragment = _tags_sub(_TAG, "", _tags_sub(blocks, " ", fragment))
+        # Each tag pattern runs up to the last ">" of its input only (the block tags it
+        # removes may hold the last one)
+        end = fragment.rfind(">") + 1
+        if end == len(fragment):
+            fragment = blocks.sub(" ", fragment)
+        else:
+            fragment = blocks.sub(" ", fragment[:end]) + fragment[end:]
+        end = fragment.rfind(">") + 1
+        if end == len(fragment):
+            fragment = _TAG.sub("", fragment)
+        else:
+            fragment = _TAG.sub("", fragment[:end]) + fragment[end:]
     if "&" in fragment:
         fragment = html.unescape(fragment)
     return " ".join(fragment.split())
@@ -387,12 +398,3 @@ def first_image(fragment: str) -> str | None:
             return html.unescape(match.group(1))
         start = fragment.find("<img", end)
     return None
-
-
-def _tags_sub(pattern: re.Pattern[str], replacement: str, text: str) -> str:
-    """``pattern.sub`` of a pattern that ends in ``[^>]*>``, run up to the last ">" only:
-    past it an attempt scans to the end and fails, at each "<" again (quadratic)."""
-    end = text.rfind(">") + 1
-    if end == len(text):
-        return pattern.sub(replacement, text)
-    return pattern.sub(replacement, text[:end]) + text[end:]

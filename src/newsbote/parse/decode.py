@@ -23,7 +23,7 @@ _XML_DECL_TEXT = re.compile(r"^\s*<\?xml[^>]*\?>", re.S)
 _DOCTYPE_PLAIN = re.compile(r"[^\[>\"']*")  # one character class: one pass, no backtracking
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)  # on a header
 # A numeric character reference: an attempt at each "&#" reads its digits once.
-_NUMERIC_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,16}));")
+_NUMERIC_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,16}));")
 _SINGLE_BYTE = {"iso8859-1", "latin-1", "cp1252", "ascii", "iso8859-15", "latin_1", "us-ascii"}
 MAX_INFLATE = 64 * 1024 * 1024
 """What a gzip body may inflate to when the caller gives no limit of its own."""
@@ -101,8 +101,6 @@ def prepare_xml(
     """UTF-8 bytes with a UTF-8 XML declaration and no DOCTYPE."""
     text = decode_text(body, url, content_type, max_bytes=max_bytes).lstrip("\ufeff \t\r\n")
     text = _XML_DECL_TEXT.sub("", text, count=1).lstrip()
-    if "&#" in text:
-        text = _valid_references(text, url)
     head_end, doctypes = _prolog(text, url)
     head = text[:head_end]
     if doctypes:
@@ -114,31 +112,35 @@ def prepare_xml(
         head = "".join(kept)
     if "<!ENTITY" in head.upper():
         raise ParseError(url, "the document declares entities outside a DOCTYPE; refusing to parse")
-    return ('<?xml version="1.0" encoding="utf-8"?>\n' + head + text[head_end:]).encode("utf-8")
+    document = ('<?xml version="1.0" encoding="utf-8"?>\n' + head + text[head_end:]).encode("utf-8")
+    # "#" first: a search for one byte is fifty times faster than one for two
+    if b"#" in document and b"&#" in document:
+        return _valid_references(document, url)
+    return document
 
 
-def _valid_references(text: str, url: str) -> str:
-    """``text`` with character references to what is no character (a surrogate, a number
-    beyond Unicode) replaced by one to U+FFFD: no encoder takes what they stand for."""
+def _valid_references(document: bytes, url: str) -> bytes:
+    """``document`` with character references to what is no character (a surrogate, a
+    number beyond Unicode) replaced by one to U+FFFD: no encoder takes what they stand for."""
     replaced = 0
 
-    def valid(match: re.Match[str]) -> str:
+    def valid(match: re.Match[bytes]) -> bytes:
         nonlocal replaced
         hexadecimal, decimal = match.groups()
         code = int(hexadecimal, 16) if hexadecimal else int(decimal)
         if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
             replaced += 1
-            return "&#xFFFD;"
+            return b"&#xFFFD;"
         return match.group(0)
 
-    text = _NUMERIC_REFERENCE.sub(valid, text)
+    document = _NUMERIC_REFERENCE.sub(valid, document)
     if replaced:
         log.warning(
             "parse url=%s replaced=%d character references to no character became U+FFFD",
             url,
             replaced,
         )
-    return text
+    return document
 
 
 def _prolog(text: str, url: str) -> tuple[int, list[tuple[int, int]]]:
