@@ -3,6 +3,7 @@ include/exclude words, and a filtered route end to end on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -410,3 +411,42 @@ async def test_the_filter_test_command_prints_each_item_verdict_and_reason_as_te
     failed = runner.invoke(app, ["filter-test", "3", "--config", str(path)])
     assert failed.exit_code == 2  # the command line's code for a config error
     assert "no route 3" in failed.output
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "filters.md"
+BASE = """store = "sqlite:///x.db"
+[[sources]]
+name = "heise"
+url = "https://example.org/feed"
+[[destinations]]
+name = "board"
+kind = "board"
+"""
+FORUM = """[[destinations]]
+name = "forum"
+kind = "webhook"
+url = "https://forum.example.org/hooks/news"
+secret_env = "FORUM_HOOK_SECRET"
+"""
+
+
+@pytest.mark.parametrize(
+    "snippet", re.findall(r"```toml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+)
+def test_every_example_of_the_filters_page_loads(snippet: str, tmp_path: Path) -> None:
+    text = BASE + (snippet if "[[destinations]]" in snippet else FORUM + snippet)
+    loaded = parse_config(text, tmp_path / "newsbote.toml")
+    if "[[routes]]" in snippet:
+        route = loaded.config.routes[0]
+        assert route.filter is not None or route.include
+    else:
+        assert loaded.destination_options["forum"].model_dump()["daily_cap"] == 20
+
+
+def test_the_sub_table_example_is_the_inline_example() -> None:
+    snippets = re.findall(r"```toml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    inline, tables = (
+        parse_config(BASE + FORUM + s, Path("newsbote.toml")).config.routes[0].filter
+        for s in snippets[:2]
+    )
+    assert inline == tables
