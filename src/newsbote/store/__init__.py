@@ -30,6 +30,7 @@ from newsbote.store.engine import (
     limit_malloc_arenas,
     make_engine,
     migrate,
+    plain,
     sqlite_path,
 )
 from newsbote.urlmask import mask_url
@@ -48,7 +49,7 @@ class Store:
         try:
             self.engine = make_engine(url, checkpointer=self._checkpointer)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StorageError(f"cannot open store {mask_url(url)}: {exc}") from exc
+            raise StorageError(f"cannot open store {mask_url(url)}: {plain(exc)}") from exc
         if self._checkpointer is not None:
             self._checkpointer.start()
         if not self.is_sqlite:
@@ -65,13 +66,13 @@ class Store:
         return self.engine.dialect.name == "sqlite"
 
     def migrate(self) -> None:
-        migrate(self.engine)
+        migrate(self.engine, self.url)
 
     def is_current(self) -> bool:
         try:
             return is_current(self.engine)
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot read store {mask_url(self.url)}: {exc}") from exc
+            raise StorageError(f"cannot read store {mask_url(self.url)}: {plain(exc)}") from exc
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -80,7 +81,7 @@ class Store:
             with self._write_lock, self.engine.begin() as connection:
                 yield connection
         except SQLAlchemyError as exc:
-            raise StorageError(f"store {mask_url(self.url)}: {exc}") from exc
+            raise StorageError(f"store {mask_url(self.url)}: {plain(exc)}") from exc
 
     def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run ``fn(connection, *args)`` in one transaction, synchronously."""
@@ -94,7 +95,7 @@ class Store:
                 connection.execution_options(**READ_ONLY)
                 return fn(connection, *args, **kwargs)
         except SQLAlchemyError as exc:
-            raise StorageError(f"store {mask_url(self.url)}: {exc}") from exc
+            raise StorageError(f"store {mask_url(self.url)}: {plain(exc)}") from exc
 
     async def read(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Like :meth:`run` for a ``fn`` that only reads: on SQLite it takes a snapshot and

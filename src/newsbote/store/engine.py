@@ -24,6 +24,33 @@ log = logging.getLogger("newsbote.store")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+SUPPORTED = "SQLite (sqlite:///PATH) and PostgreSQL (postgresql://USER@HOST/DATABASE)"
+_DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg"), "postgres": ("",)}
+
+
+def plain(exc: BaseException) -> str:
+    """An error of SQLAlchemy or a driver as the operator reads it: without SQLAlchemy's
+    "(Background on this error at: https://sqlalche.me/…)" line, which explains
+    SQLAlchemy, not the store."""
+    lines = str(exc).splitlines()
+    return "\n".join(
+        line for line in lines if not line.startswith("(Background on this error at:")
+    ).strip()
+
+
+def check_supported(url: str) -> None:
+    """Refuse a store URL of a database newsbote does not support, naming the ones it does
+    (not the driver module SQLAlchemy would fail to import)."""
+    scheme = url.partition("://")[0] if "://" in url else ""
+    dialect, _, driver = scheme.lower().partition("+")
+    if driver not in _DRIVERS.get(dialect, ()):
+        raise StorageError(
+            f"cannot open store {mask_url(url)}: "
+            + (f"{scheme!r} is not a supported database" if scheme else "not a database URL")
+            + f"; newsbote supports {SUPPORTED}"
+        )
+
+
 def normalize_url(url: str) -> str:
     """Pick the drivers we ship: psycopg 3 for PostgreSQL, the stdlib for SQLite."""
     if url.startswith(("postgresql://", "postgres://")):
@@ -42,6 +69,7 @@ def sqlite_path(url: str) -> str | None:
 
 def make_engine(url: str, *, checkpointer: Checkpointer | None = None) -> Engine:
     """An engine; with a ``checkpointer`` (SQLite only) its connections never checkpoint."""
+    check_supported(url)
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = sqlite_path(url)
@@ -248,16 +276,23 @@ def _stored_revision(engine: Engine) -> str | None:
         return None
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, url: str | None = None) -> None:
     """Bring the schema to the newest revision (creating it on a fresh database).
 
     An up-to-date database is recognised without loading Alembic (it would stay resident).
+    Alembic's own INFO lines (its plugins, each revision) stay out of the log: one line
+    of ours says what happened. ``url`` is the store as the operator wrote it, for errors.
     """
-    if _stored_revision(engine) == HEAD_REVISION:
+    shown = mask_url(url or str(engine.url))
+    stored = _stored_revision(engine)
+    if stored == HEAD_REVISION:
         return
-    from alembic import command
-
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(max(level, logging.WARNING))
     try:
+        from alembic import command  # its plugins log as they load
+
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Processes starting at once on a fresh database migrate one after the
@@ -266,7 +301,15 @@ def migrate(engine: Engine) -> None:
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             command.upgrade(_alembic_config(connection), "head")
     except SQLAlchemyError as exc:
-        raise StorageError(f"cannot migrate {mask_url(str(engine.url))}: {exc}") from exc
+        raise StorageError(f"cannot migrate store {shown}: {plain(exc)}") from exc
+    finally:
+        alembic_log.setLevel(level)
+    log.info(
+        "store %s url=%s schema=%s",
+        "migrated" if stored else "created",
+        shown,
+        HEAD_REVISION,
+    )
 
 
 def is_current(engine: Engine) -> bool:
