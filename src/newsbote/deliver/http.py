@@ -26,6 +26,7 @@ from pydantic import Field, StrictBool
 from newsbote import USER_AGENT
 from newsbote.deliver.base import Destination, Options
 from newsbote.errors import BlockedAddressError, DeliveryError, FetchError
+from newsbote.fetch.client import connection_problem
 from newsbote.fetch.guard import Guard, connector, refused_address
 from newsbote.fetch.headers import seconds_until
 
@@ -151,16 +152,18 @@ class HttpDestination(Destination[HttpOptionsT]):
             raise DeliveryError(self.name, _refusal(exc), permanent=True) from exc
         except TimeoutError as exc:
             raise DeliveryError(
-                self.name, f"no answer within {self.options.timeout:g}s", uncertain=method != "GET"
+                self.name,
+                f"{_origin(url)}: {connection_problem(exc, self.options.timeout)}",
+                uncertain=method != "GET",
             ) from exc
         except aiohttp.ClientConnectorError as exc:
             address = refused_address(exc)
             if address is not None:
                 raise DeliveryError(self.name, _refusal_of(address), permanent=True) from exc
-            raise DeliveryError(self.name, f"cannot connect: {exc}") from exc
+            raise DeliveryError(self.name, f"{_origin(url)}: {connection_problem(exc)}") from exc
         except aiohttp.ClientError as exc:
             raise DeliveryError(
-                self.name, f"{type(exc).__name__}: {exc}", uncertain=method != "GET"
+                self.name, f"{_origin(url)}: {connection_problem(exc)}", uncertain=method != "GET"
             ) from exc
         if 200 <= answer.status < 300 or answer.status in ok:
             return answer
@@ -175,6 +178,13 @@ class HttpDestination(Destination[HttpOptionsT]):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _origin(url: str) -> str:
+    """Where a request went, for its error: scheme, host and port. Not the path nor the
+    query (a webhook's token is often there), nor the user's password."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
 
 
 def _refusal_of(address: str) -> str:

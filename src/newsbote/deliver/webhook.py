@@ -35,6 +35,8 @@ from newsbote.render.markup import convert
 from newsbote.types import Markup, Receipt
 from newsbote.urls import web_url
 
+_ANY_STATUS = frozenset(range(100, 600))
+
 
 class WebhookOptions(HttpOptions):
     url: str = Field(description="where to POST")
@@ -168,4 +170,7 @@ class Webhook(HttpDestination[WebhookOptions]):
                   "image": None, "bot": {"name": self.context.bot.name, "title": self.context.bot.title}}  # fmt: skip
         self._render(sample)
         signed = "signed" if (self.options.secret_env or self.options.secret_file) else "unsigned"
-        return f"webhook to {self.options.url} ({signed})"
+        # reachable is any HTTP answer (a receiver that takes POST only says 405 to HEAD);
+        # a refused connection, an unknown host, a bad certificate or no answer fails
+        answer = await self.request("HEAD", self.options.url, ok=_ANY_STATUS)
+        return f"webhook to {self.options.url} ({signed}; HEAD answered HTTP {answer.status})"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -57,6 +58,53 @@ def _scrub(text: str, url: str) -> str:
         if len(secret) >= 4:  # a shorter one is masked where the whole URL shows
             text = text.replace(secret, "***")
     return text
+
+
+def _endpoint(host: str | None, port: int | None) -> str:
+    host = host or "?"
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{host}:{port}" if port else host
+
+
+def connection_problem(exc: BaseException, timeout: float | None = None) -> str:
+    """A transport error of aiohttp (or a timeout) as a sentence an operator can act on:
+    what failed, where, and what to check. No library's class name or repr."""
+    if isinstance(exc, TimeoutError):
+        after = f" after {timeout:g}s" if timeout else ""
+        return f"timed out{after} without an answer (is the server overloaded? the address right?)"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cause = exc.certificate_error
+        reason = getattr(cause, "verify_message", None) or getattr(cause, "reason", None)
+        return (
+            f"the TLS certificate of {_endpoint(exc.host, exc.port)} is not accepted: "
+            f"{reason or cause} (is the host name right? is its certificate valid and "
+            "issued by a trusted authority?)"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        cause = exc.os_error
+        reason = getattr(cause, "reason", None) or getattr(cause, "strerror", None) or cause
+        return (
+            f"the TLS handshake with {_endpoint(exc.host, exc.port)} failed: {reason} "
+            "(does the server speak HTTPS on that port?)"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorDNSError) or (
+        isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, socket.gaierror)
+    ):
+        return f"no such host {exc.host!r}: the name does not resolve (is it spelled right?)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        where = _endpoint(exc.host, exc.port)
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return f"connection refused by {where} (is the server running? is the port right?)"
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        return f"cannot connect to {where}: {reason}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection without an answer"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the answer broke off before its end"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return f"the connection failed: {exc.strerror or type(exc).__name__}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Fetcher:
@@ -150,16 +198,15 @@ class Fetcher:
         except FetchError:
             raise
         except TimeoutError as exc:
-            raise FetchError(url, f"timed out after {self.service.timeout:g}s") from exc
+            raise FetchError(url, connection_problem(exc, self.service.timeout)) from exc
         except aiohttp.ClientConnectorError as exc:
             address = refused_address(exc)
             if address is not None:
                 log.debug("fetch url=%s blocked address=%s", mask_url(url), address)
                 raise BlockedAddressError(url, address, hint=hint) from exc
-            raise FetchError(url, f"connection failed: {_scrub(str(exc), url)}") from exc
+            raise FetchError(url, _scrub(connection_problem(exc), url)) from exc
         except aiohttp.ClientError as exc:
-            text = _scrub(f"{type(exc).__name__}: {exc}", url)
-            raise FetchError(url, text) from exc
+            raise FetchError(url, _scrub(connection_problem(exc), url)) from exc
         except OSError as exc:
             raise FetchError(url, f"connection failed: {_scrub(str(exc), url)}") from exc
 
