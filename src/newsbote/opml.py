@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -28,6 +28,11 @@ def read_opml(path: Path) -> list[Outline]:
         root = etree.parse(str(path), parser).getroot()
     except (OSError, etree.XMLSyntaxError) as exc:
         raise ConfigError(f"cannot read OPML: {exc}", file=str(path)) from exc
+    if not isinstance(root.tag, str) or etree.QName(root).localname.lower() != "opml":
+        found = etree.QName(root).localname if isinstance(root.tag, str) else "?"
+        raise ConfigError(
+            f"not an OPML file: its root element is <{found}>, not <opml>", file=str(path)
+        )
     outlines = []
     for node in root.iter("outline"):
         url = (node.get("xmlUrl") or node.get("xmlurl") or "").strip()
@@ -38,7 +43,13 @@ def read_opml(path: Path) -> list[Outline]:
     return outlines
 
 
-def write_opml(sources: Sequence[SourceConfig], title: str = "newsbote sources") -> str:
+def write_opml(
+    sources: Sequence[SourceConfig],
+    title: str = "newsbote sources",
+    urls: Mapping[str, str] | None = None,
+) -> str:
+    """The sources as OPML; ``urls`` gives a source's URL as its config file writes it
+    (by name), where that differs from the resolved one (a local file's relative path)."""
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<opml version="2.0">',
@@ -48,7 +59,7 @@ def write_opml(sources: Sequence[SourceConfig], title: str = "newsbote sources")
     for source in sources:
         lines.append(
             f'    <outline type="rss" text={quoteattr(source.name)} title={quoteattr(source.name)} '
-            f"xmlUrl={quoteattr(source.url)}/>"
+            f"xmlUrl={quoteattr((urls or {}).get(source.name, source.url))}/>"
         )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)

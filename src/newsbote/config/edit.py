@@ -46,15 +46,28 @@ def _sources(document: tomlkit.TOMLDocument) -> Any:
     return sources
 
 
-def name_for(url: str, taken: set[str]) -> str:
-    """A short unique source name from a URL: its host without ``www.``, then a counter."""
-    parts = urlsplit(url)
-    base = (parts.hostname or Path(parts.path).stem or "source").removeprefix("www.")
-    base = re.sub(r"[^a-z0-9.-]+", "-", base.lower()).strip("-") or "source"
+NAME_CHARS = 60
+"""The longest source name taken from a title (an OPML outline's, written by anyone)."""
+
+
+def name_for(url: str, taken: set[str], title: str | None = None) -> str:
+    """A short unique source name: ``title`` where it has printable text (an OPML
+    outline's), else the URL's host without ``www.``; then a counter."""
+    base = _title_name(title or "")
+    if not base:
+        parts = urlsplit(url)
+        base = (parts.hostname or Path(parts.path).stem or "source").removeprefix("www.")
+        base = re.sub(r"[^a-z0-9.-]+", "-", base.lower()).strip("-") or "source"
     name, counter = base, 2
     while name in taken:
         name, counter = f"{base}-{counter}", counter + 1
     return name
+
+
+def _title_name(title: str) -> str:
+    """A title as a one-line name: printable characters only, spaces collapsed, cut."""
+    printable = "".join(char if char.isprintable() else " " for char in title)
+    return " ".join(printable.split())[:NAME_CHARS].strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +78,8 @@ class NewSource:
     name: str | None = None
     interval: str | None = None
     first_run: int | str | None = None
+    title: str | None = None
+    """The name to derive one from where ``name`` is not given (an OPML outline's title)."""
 
 
 def add_source(
@@ -90,10 +105,12 @@ def add_sources(path: Path, new: Sequence[NewSource], *, skip_known: bool = Fals
     import tomlkit
 
     document = _document(path)
+    before = tomlkit.dumps(document)
     sources = _sources(document)
     taken = {str(t.get("name")) for t in sources}
     known = {str(t.get("url")): str(t.get("name")) for t in sources}
     added: list[str] = []
+    blocks: list[str] = []
     for source in new:
         if source.url in known:
             if skip_known:
@@ -104,7 +121,7 @@ def add_sources(path: Path, new: Sequence[NewSource], *, skip_known: bool = Fals
             )
         if source.name is not None and source.name in taken:
             raise ConfigError(f"a source named {source.name!r} exists already", file=str(path))
-        chosen = source.name or name_for(source.url, taken)
+        chosen = source.name or name_for(source.url, taken, source.title)
         table = tomlkit.table()
         table.add("name", chosen)
         table.add("url", source.url)
@@ -113,12 +130,64 @@ def add_sources(path: Path, new: Sequence[NewSource], *, skip_known: bool = Fals
         if source.first_run is not None:
             table.add("first_run", source.first_run)
         sources.append(table)
+        blocks.append(tomlkit.dumps({"sources": [table]}))
         taken.add(chosen)
         known[source.url] = chosen
         added.append(chosen)
     if added:
-        _save(path, tomlkit.dumps(document))
+        placed = _placed(before, blocks)
+        _save(path, placed if _same(placed, document) else tomlkit.dumps(document))
     return added
+
+
+_HEADER = re.compile(r"\[\[?\s*([^\]\s]*)\s*\]")
+"""A table header at the start of a line: ``[name]`` or ``[[name]]`` (one line of the
+operator's own file)."""
+
+
+def _placed(text: str, blocks: Sequence[str]) -> str:
+    """``text`` with the ``[[sources]]`` ``blocks`` written where a reader looks for them:
+    after the last source, before the comments that open the next block, with a blank
+    line between blocks; in a file without sources, before the destinations (and
+    their comments). tomlkit appends a table after the comments that belong to the
+    next one, without a blank line."""
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    headers = [(i, m.group(1)) for i, line in enumerate(lines) if (m := _HEADER.match(line))]
+    own = [i for i, name in headers if name == "sources"]
+    joined = "\n".join(blocks)
+    if own:
+        following = [i for i, _ in headers if i > own[-1]]
+        end = following[0] if following else len(lines)
+        while end > own[-1] + 1 and _is_blank_or_comment(lines[end - 1]):
+            end -= 1
+        return "".join([*lines[:end], "\n", joined, *lines[end:]])
+    later = [i for i, name in headers if name in ("destinations", "routes")]
+    if not later:
+        return "".join([*lines, "\n" if lines else "", joined])
+    start = later[0]
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    gap = "" if start == 0 or not lines[start - 1].strip() else "\n"
+    return "".join([*lines[:start], gap, joined, "\n", *lines[start:]])
+
+
+def _is_blank_or_comment(line: str) -> bool:
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def _same(text: str, document: tomlkit.TOMLDocument) -> bool:
+    """Whether ``text`` holds the same values as the edited ``document`` (a header
+    look-alike inside a multi-line string would misplace a block: then tomlkit's own
+    placement is used)."""
+    import tomlkit
+
+    try:
+        return bool(tomlkit.parse(text).unwrap() == document.unwrap())
+    except Exception:
+        return False
 
 
 def _save(path: Path, text: str) -> None:

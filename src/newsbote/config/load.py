@@ -72,27 +72,40 @@ def parse_config(text: str, file: Path) -> LoadedConfig:
             file=str(file),
             line=int(line_match.group(1)) if line_match else None,
         ) from exc
-    _apply_environment(raw)
+    variables = _apply_environment(raw)
     _resolve_paths(raw, file.parent)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise _config_error(exc, text, file, Config) from None
+        error = _config_error(exc, text, file, Config)
+        variable = variables.get(error.key or "")
+        if variable is not None:  # the file's line would blame a value it does not hold
+            error = ConfigError(
+                error.message, file=f"environment variable {variable}", hint=error.hint
+            )
+        raise error from None
     options = _check_references(config, text, file)
     return LoadedConfig(config=config, path=file, destination_options=options)
 
 
-def _apply_environment(raw: dict[str, Any]) -> None:
-    """``NEWSBOTE_STORE``, ``NEWSBOTE_LANGUAGE`` and ``NEWSBOTE_<SECTION>_<KEY>`` override the file."""
+def _apply_environment(raw: dict[str, Any]) -> dict[str, str]:
+    """``NEWSBOTE_STORE``, ``NEWSBOTE_LANGUAGE`` and ``NEWSBOTE_<SECTION>_<KEY>`` override the
+    file; return the variable that set each key (``"web.port"``: ``"NEWSBOTE_WEB_PORT"``)."""
+    variables: dict[str, str] = {}
     for top in ("store", "language"):
-        value = os.environ.get(f"{ENV_PREFIX}{top.upper()}")
+        variable = f"{ENV_PREFIX}{top.upper()}"
+        value = os.environ.get(variable)
         if value:
             raw[top] = value
+            variables[top] = variable
     for section, model in (("bot", BotConfig), ("web", WebConfig), ("service", ServiceConfig)):
         for key in model.model_fields:
-            value = os.environ.get(f"{ENV_PREFIX}{section.upper()}_{key.upper()}")
+            variable = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            value = os.environ.get(variable)
             if value is not None:
                 raw.setdefault(section, {})[key] = value
+                variables[f"{section}.{key}"] = variable
+    return variables
 
 
 def _suggest(word: str, choices: list[str]) -> str | None:

@@ -1,15 +1,14 @@
-"""The commented ``newsbote.toml`` that ``newsbote init`` writes."""
+"""The commented ``newsbote.toml`` that ``newsbote init`` writes.
+
+Its comments are in English whatever ``language`` is (the language of the posts and
+the board, not of the file: the documentation it points to is English too), and they
+point to the published documentation, since an installed package has no ``docs/``.
+"""
 
 from __future__ import annotations
 
-_DE = {
-    "intro": "newsbote-Konfiguration: was beobachtet wird und wohin gepostet wird.",
-    "state": "Der Zustand (gesehene Artikel, Zustellungen) liegt in der Datenbank, nicht hier.",
-}
-_EN = {
-    "intro": "newsbote configuration: what to watch and where to post.",
-    "state": "State (seen articles, deliveries) lives in the database, not here.",
-}
+DOCS = "https://github.com/newsbote/newsbote/tree/main/docs"
+"""The published documentation, one page per concept."""
 
 
 def initial_config(
@@ -18,14 +17,13 @@ def initial_config(
     store: str = "sqlite:///newsbote.db",
 ) -> str:
     """A commented config with the bot identity, the store, ``sources`` and the board."""
-    words = _DE if language == "de" else _EN
     bot_title = "Ich bring die Post" if language == "de" else "I bring the mail"
     lines = [
-        f"# {words['intro']}",
-        f"# {words['state']}",
-        "# Reference: docs/configuration.md",
+        "# newsbote configuration: what to watch and where to post.",
+        "# State (seen articles, deliveries) lives in the database, not here.",
+        f"# Every option: {DOCS}/configuration.md",
         "",
-        '# Language of posts, the board and the dashboard: "de" or "en".',
+        '# Language of the posts and the board: "de" or "en".',
         f'language = "{language}"',
         "",
         "# Where state lives. SQLite (default, zero setup) or PostgreSQL for several workers:",
@@ -38,7 +36,7 @@ def initial_config(
         'name = "News-Bote"',
         f'title = "{bot_title}"',
         "",
-        "# Dashboard and built-in board.",
+        "# The web server of the built-in board.",
         "[web]",
         'host = "127.0.0.1"',
         "port = 8080",
@@ -62,8 +60,9 @@ def initial_config(
         "",
         "# Destinations: where posts go. The built-in board shows them at http://HOST:PORT/.",
         "# Other kinds: matrix, email, discourse, xenforo, misago, wordpress, discord,",
-        "# mastodon, telegram, slack, webhook, apprise (docs/destinations/). Secrets are",
-        '# written as "env:NAME" or "file:PATH", never as the value. For example:',
+        "# mastodon, telegram, slack, webhook, apprise. Each kind has a page in",
+        f"# {DOCS}/destinations",
+        '# Secrets are written as "env:NAME" or "file:PATH", never as the value. For example:',
         "#   [[destinations]]",
         '#   name = "forum"',
         '#   kind = "xenforo"',
