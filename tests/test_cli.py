@@ -156,9 +156,8 @@ def test_operator_controls_the_ledger(
             "resolve", "1", "--sent", "https://board.example/t/1", "-c", str(configured)
         )
         assert code == 0 and "resolved as sent" in output
-        assert (
-            invoke("resolve", "1", "--not-sent", "-c", str(configured))[0] == 2
-        )  # no longer unknown
+        code, output = invoke("resolve", "1", "--not-sent", "-c", str(configured))
+        assert code == 1 and "delivery 1 is sent; only a delivery in state 'unknown'" in output
         code, output = invoke("deliveries", "-c", str(configured), "--state", "dead")
         assert "HTTP 403" in output
         code, output = invoke("retry", "--dead", "-c", str(configured))

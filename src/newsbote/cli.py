@@ -45,6 +45,7 @@ from newsbote.store import Store, open_store
 from newsbote.store.items import load_known
 from newsbote.store.queries import explain, item_counts, source_rows
 from newsbote.store.sources import enable, get_state
+from newsbote.types import DeliveryState
 from newsbote.worker import Service, build_destinations
 
 app = typer.Typer(
@@ -193,6 +194,9 @@ def check(
     )
     renderer = Renderer(loaded.base_dir)
     problems = 0
+    for missing in _nothing_to_do(loaded):
+        problems += 1
+        errors.print(f"[red]✗[/] {missing}", highlight=False)
     for route in cfg.routes:
         for language in {cfg.language, *(s.language for s in cfg.sources if s.language)}:
             try:
@@ -223,6 +227,19 @@ def check(
         errors.print(f"[red]{problems} problem(s)[/]")
         raise typer.Exit(1)
     console.print("[green]all good[/]")
+
+
+def _nothing_to_do(loaded: LoadedConfig) -> list[str]:
+    """What makes a valid config do nothing: no source to poll, no route to post by."""
+    cfg = loaded.config
+    missing = []
+    if not cfg.sources:
+        missing.append("no sources: nothing is polled; add one with 'newsbote add URL'")
+    if not cfg.routes:
+        missing.append(
+            "no routes: nothing is posted; a [[routes]] block names sources and destinations"
+        )
+    return missing
 
 
 async def _check_destination(destination: Destination[Any]) -> str:
@@ -282,15 +299,19 @@ def run(
     store = _store(loaded)
     try:
         if once:
+            started = datetime.now(UTC)
             reports = asyncio.run(_run_once(loaded, store, force))
             failed = [r for r in reports if r.error]
             for report in failed:
                 errors.print(
-                    f"[yellow]![/] source {escape(report.source)}: {shown_markup(report.error)}",
+                    f"[red]✗[/] source {escape(report.source)}: {shown_markup(report.error)}",
                     highlight=False,
                 )
+            undelivered = _report_undelivered(store, started)
             counts = store.call(outbox.counts)
             console.print(f"polled {len(reports)} source(s); ledger: {_counts(counts)}")
+            if failed or undelivered:
+                raise typer.Exit(1)
         else:
             from newsbote.serve import serve
 
@@ -328,10 +349,14 @@ def worker(
     store = _store(loaded)
     try:
         if drain:
+            started = datetime.now(UTC)
             attempted = asyncio.run(_drain(loaded, store))
+            undelivered = _report_undelivered(store, started)
             console.print(
                 f"attempted {attempted} deliveries; ledger: {_counts(store.call(outbox.counts))}"
             )
+            if undelivered:
+                raise typer.Exit(1)
         else:
             from newsbote.serve import serve
 
@@ -350,6 +375,18 @@ def worker(
         raise _fail(exc) from None
     finally:
         store.close()
+
+
+def _report_undelivered(store: Store, since: datetime) -> int:
+    """Print each delivery whose attempt since ``since`` failed; return how many."""
+    rows = store.call(outbox.failed_since, since)
+    for row in rows:
+        errors.print(
+            f"[red]✗[/] delivery #{row.id} to {shown_markup(row.destination)}: {row.state}: "
+            f"{shown_markup(row.last_error or '')}",
+            highlight=False,
+        )
+    return len(rows)
 
 
 async def _drain(loaded: LoadedConfig, store: Store) -> int:
@@ -445,6 +482,10 @@ def import_opml(file: Path, config: ConfigOption = None) -> None:
     path = config_path(config)
     try:
         outlines = read_opml(file)
+        if not outlines:
+            raise NewsboteError(
+                f"{file}: no feed in it (no <outline> with an xmlUrl); nothing was imported"
+            )
         # an OPML file comes from elsewhere: none of its outlines may name a local file
         local = [o.url for o in outlines if not o.url.lower().startswith(("http://", "https://"))]
         if local:
@@ -453,7 +494,9 @@ def import_opml(file: Path, config: ConfigOption = None) -> None:
                 f"{local[0]!r}; nothing was imported"
             )
         load_config(path)  # a config that is broken already is not edited
-        added = add_sources(path, [NewSource(o.url) for o in outlines], skip_known=True)
+        added = add_sources(
+            path, [NewSource(o.url, title=o.title) for o in outlines], skip_known=True
+        )
     except NewsboteError as exc:
         raise _fail(exc) from None
     console.print(
@@ -470,11 +513,30 @@ def export_opml(
     ] = None,
 ) -> None:
     """Write the configured sources as OPML."""
-    text = write_opml(_load(config).config.sources)
+    loaded = _load(config)
+    text = write_opml(loaded.config.sources, urls=_written_urls(loaded))
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def _written_urls(loaded: LoadedConfig) -> dict[str, str]:
+    """Each source's URL as the config file writes it: a local file's path relative to
+    the file, as there, not the absolute path it is resolved to."""
+    import tomllib
+
+    try:
+        raw = tomllib.loads(loaded.path.read_text(encoding="utf-8")).get("sources")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    if not isinstance(raw, list):
+        return {}
+    return {
+        str(table["name"]): table["url"]
+        for table in raw
+        if isinstance(table, dict) and isinstance(table.get("url"), str) and "name" in table
+    }
 
 
 @app.command()
@@ -669,12 +731,17 @@ def deliveries(
     limit: Annotated[int, typer.Option(help="how many, newest first")] = 50,
 ) -> None:
     """List the delivery ledger (filter by state, destination, source)."""
+    states = [s.value for s in DeliveryState]
+    if state is not None and state not in states:
+        raise _fail(_unknown("--state", state, states, "one of " + ", ".join(states)))
     loaded = _load(config)
     store = _store(loaded)
     try:
         rows = store.call(
             outbox.listing, state=state, destination=destination, source=source, limit=limit
         )
+        if not rows:  # a misspelt name finds nothing: say so, not an empty table
+            _known_names(loaded, store, destination=destination, source=source)
     finally:
         store.close()
     table = Table(title="deliveries", title_justify="left")
@@ -690,13 +757,48 @@ def deliveries(
     ):
         table.add_column(column)
     for row in rows:
-        where = row.remote_url if row.state == "sent" else _when(row.next_attempt_at)
+        where = (
+            row.remote_url
+            if row.state == DeliveryState.SENT
+            else _when(row.next_attempt_at)
+            if row.state in _WAITING
+            else None
+        )
         table.add_row(
             str(row.id), row.state, shown_markup(f"{row.destination} ({row.action} v{row.version})"),
             shown_markup(row.source), shown_markup(shown(row.title)[:60]), str(row.attempts),
             shown_markup(where or "–"), shown_markup(shown(row.last_error or "")[:80]),
         )  # fmt: skip
     console.print(table)
+
+
+_WAITING = {DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.UNKNOWN}
+"""States whose row has a next attempt (a skipped, dead or sent one has none)."""
+
+
+def _unknown(option: str, value: str, choices: list[str], expected: str) -> NewsboteError:
+    from newsbote.config.load import _suggest
+
+    hint = _suggest(value, choices)
+    return NewsboteError(
+        f"{option}: expected {expected}, found {value!r}" + (f"; {hint}" if hint else "")
+    )
+
+
+def _known_names(
+    loaded: LoadedConfig, store: Store, *, destination: str | None, source: str | None
+) -> None:
+    """Refuse a ``--destination`` or ``--source`` that names nothing configured or stored."""
+    if destination is not None:
+        names = sorted({d.name for d in loaded.config.destinations})
+        if destination not in names:
+            raise _fail(_unknown("--destination", destination, names, "a destination's name"))
+    if source is not None:
+        names = sorted({s.name for s in loaded.config.sources} | {
+            row.name for row in store.call(source_rows)
+        })  # fmt: skip
+        if source not in names:
+            raise _fail(_unknown("--source", source, names, "a source's name"))
 
 
 @app.command()
@@ -708,14 +810,29 @@ def retry(
     """Send failed, dead, skipped or unknown deliveries again now."""
     if not ids and not dead:
         raise _fail(NewsboteError("name delivery ids or use --dead"))
-    count = _ledger_change(config, outbox.retry, ids=ids or [], dead=dead)
-    console.print(f"{count} delivery(ies) queued again")
+    change = _ledger_change(config, outbox.retry, ids=ids or [], dead=dead)
+    if dead and not change.changed:
+        console.print("no dead delivery to queue again")
+        return
+    _report_change(change, "queued again", "retry takes failed, dead, skipped or unknown ones")
 
 
 @app.command()
 def skip(ids: list[int], config: ConfigOption = None) -> None:
     """Never send these deliveries."""
-    console.print(f"{_ledger_change(config, outbox.skip, ids=ids)} delivery(ies) skipped")
+    change = _ledger_change(config, outbox.skip, ids=ids)
+    _report_change(change, "skipped", "skip takes pending, failed, dead or unknown ones")
+
+
+def _report_change(change: outbox.Change, done: str, takes: str) -> None:
+    """What a ledger command changed, and why it left each other named delivery alone;
+    exit 1 where it left one."""
+    console.print(f"{change.changed} delivery(ies) {done}")
+    for row_id, reason in change.refused:
+        errors.print(f"[red]✗[/] delivery {row_id} {reason}", highlight=False)
+    if change.refused:
+        errors.print(f"({takes}; see 'newsbote deliveries')", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -730,18 +847,21 @@ def resolve(
     """Settle a delivery whose outcome is unknown (its worker stopped mid-send)."""
     if bool(sent) == not_sent:
         raise _fail(NewsboteError("say either --sent URL or --not-sent"))
-    if not _ledger_change(config, outbox.resolve, row_id=delivery_id, sent_url=sent):
-        raise _fail(NewsboteError(f"delivery {delivery_id} is not in state 'unknown'"))
+    change = _ledger_change(config, outbox.resolve, row_id=delivery_id, sent_url=sent)
+    for row_id, reason in change.refused:
+        errors.print(f"[red]✗[/] delivery {row_id} {reason}", highlight=False)
+        raise typer.Exit(1)
     console.print(
         f"delivery {delivery_id} resolved as {'sent' if sent else 'not sent (queued again)'}"
     )
 
 
-def _ledger_change(config: Path | None, change: Any, **arguments: Any) -> int:
+def _ledger_change(config: Path | None, change: Any, **arguments: Any) -> outbox.Change:
     loaded = _load(config)
     store = _store(loaded)
     try:
-        return int(store.call(change, now=datetime.now(UTC), **arguments))
+        result: outbox.Change = store.call(change, now=datetime.now(UTC), **arguments)
+        return result
     finally:
         store.close()
 

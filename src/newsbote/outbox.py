@@ -445,41 +445,89 @@ def listing(
     return list(connection.execute(query).all())
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What an operator's ledger command did: how many rows it changed, and for each
+    named row it left alone, why."""
+
+    changed: int
+    refused: tuple[tuple[int, str], ...] = ()
+
+
+_WHY_NOT = {
+    DeliveryState.PENDING.value: "is queued already",
+    DeliveryState.SENDING.value: "is being sent right now",
+    DeliveryState.SENT.value: "was sent already",
+    DeliveryState.SKIPPED.value: "is skipped already",
+}
+
+
+def _change(
+    connection: Connection,
+    ids: Collection[int],
+    allowed: Collection[str],
+    why_not: Mapping[str, str],
+    values: Mapping[str, Any],
+) -> Change:
+    """Apply ``values`` to the rows of ``ids`` in one of the ``allowed`` states; give the
+    reason for each of the others (missing, or in a state the change does not take)."""
+    states = dict(
+        connection.execute(
+            select(deliveries.c.id, deliveries.c.state).where(deliveries.c.id.in_(list(ids)))
+        ).all()
+    )
+    refused: list[tuple[int, str]] = []
+    for row_id in sorted(set(ids)):
+        state = states.get(row_id)
+        if state is None:
+            refused.append((row_id, "no such delivery"))
+        elif state not in allowed:
+            refused.append((row_id, why_not.get(state) or f"is {state}"))
+    wanted = [row_id for row_id, state in states.items() if state in allowed]
+    changed = 0
+    if wanted:
+        changed = connection.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(wanted), deliveries.c.state.in_(list(allowed)))
+            .values(**values)
+        ).rowcount
+    return Change(changed=int(changed), refused=tuple(refused))
+
+
 def retry(
     connection: Connection, *, now: datetime, ids: Collection[int] = (), dead: bool = False
-) -> int:
+) -> Change:
     """Send these rows again now (``failed``, ``dead``, ``skipped`` or ``unknown`` ones)."""
     again = [DeliveryState.FAILED.value, DeliveryState.DEAD.value, DeliveryState.SKIPPED.value,
              DeliveryState.UNKNOWN.value]  # fmt: skip
-    condition = (
-        deliveries.c.state == DeliveryState.DEAD.value if dead else deliveries.c.id.in_(list(ids))
-    )
-    return int(
-        connection.execute(
-            update(deliveries)
-            .where(condition, deliveries.c.state.in_(again))
-            .values(
-                state=DeliveryState.PENDING.value, next_attempt_at=now, attempts=0, updated_at=now
+    values = {
+        "state": DeliveryState.PENDING.value,
+        "next_attempt_at": now,
+        "attempts": 0,
+        "updated_at": now,
+    }
+    if dead:
+        return Change(
+            changed=int(
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.state == DeliveryState.DEAD.value)
+                    .values(**values)
+                ).rowcount
             )
-        ).rowcount
-    )
+        )
+    return _change(connection, ids, again, _WHY_NOT, values)
 
 
-def skip(connection: Connection, *, now: datetime, ids: Collection[int]) -> int:
-    """Never send these rows (any state but ``sent`` and ``sending``)."""
-    return int(
-        connection.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.id.in_(list(ids)),
-                deliveries.c.state.notin_([DeliveryState.SENT.value, DeliveryState.SENDING.value]),
-            )
-            .values(state=DeliveryState.SKIPPED.value, lease_until=None, updated_at=now)
-        ).rowcount
-    )
+def skip(connection: Connection, *, now: datetime, ids: Collection[int]) -> Change:
+    """Never send these rows (any state but ``sent``, ``sending`` and ``skipped``)."""
+    allowed = [DeliveryState.PENDING.value, DeliveryState.FAILED.value, DeliveryState.DEAD.value,
+               DeliveryState.UNKNOWN.value]  # fmt: skip
+    values = {"state": DeliveryState.SKIPPED.value, "lease_until": None, "updated_at": now}
+    return _change(connection, ids, allowed, _WHY_NOT, values)
 
 
-def resolve(connection: Connection, *, now: datetime, row_id: int, sent_url: str | None) -> int:
+def resolve(connection: Connection, *, now: datetime, row_id: int, sent_url: str | None) -> Change:
     """Settle an ``unknown`` row: it arrived (``sent_url``) or it did not (send it again)."""
     values: dict[str, Any] = (
         {
@@ -491,10 +539,37 @@ def resolve(connection: Connection, *, now: datetime, row_id: int, sent_url: str
         if sent_url
         else {"state": DeliveryState.PENDING.value, "next_attempt_at": now}
     )
-    return int(
+    why_not = {
+        state.value: f"is {state.value}; only a delivery in state 'unknown' is resolved"
+        for state in DeliveryState
+    }
+    return _change(
+        connection,
+        [row_id],
+        [DeliveryState.UNKNOWN.value],
+        why_not,
+        {"lease_until": None, "updated_at": now, **values},
+    )
+
+
+_FAILED = [DeliveryState.FAILED.value, DeliveryState.DEAD.value, DeliveryState.UNKNOWN.value]
+
+
+def failed_since(connection: Connection, since: datetime) -> list[Any]:
+    """Rows whose latest attempt failed at or after ``since`` (``failed``, ``dead`` or
+    ``unknown``), with their error: what a ``run --once`` or a drain reports."""
+    return list(
         connection.execute(
-            update(deliveries)
-            .where(deliveries.c.id == row_id, deliveries.c.state == DeliveryState.UNKNOWN.value)
-            .values(lease_until=None, updated_at=now, **values)
-        ).rowcount
+            select(
+                deliveries.c.id,
+                deliveries.c.destination,
+                deliveries.c.state,
+                deliveries.c.last_error,
+            )
+            .where(
+                deliveries.c.state.in_(_FAILED),
+                deliveries.c.updated_at >= since,
+            )
+            .order_by(deliveries.c.id)
+        ).all()
     )
