@@ -450,3 +450,24 @@ def test_the_sub_table_example_is_the_inline_example() -> None:
         for s in snippets[:2]
     )
     assert inline == tables
+
+
+def test_each_field_is_folded_once_however_many_conditions_and_routes_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folded: list[str] = []
+
+    def counting(text: str) -> str:
+        folded.append(text)
+        return normalize(text)
+
+    tree = {"all": [{"field": "content", "contains": w} for w in ("der", "neue", "kernel")]}
+    routes = [
+        RouteConfig.model_validate({"destinations": [d], "include": ["kernel"], "filter": tree})
+        for d in ("a", "b", "c")
+    ]
+    route_item(item(), routes)  # the include words' patterns are compiled at first use
+    monkeypatch.setattr("newsbote.route.filters.normalize", counting)
+    targets, _ = route_item(item(categories=("Linux",)), routes, now=NOW)
+    assert [t.destination for t in targets] == ["a", "b", "c"]
+    assert sorted(folded) == sorted(["Linux 7.0", "Der neue Kernel", "Linux"])

@@ -20,7 +20,6 @@ from newsbote.route.filters import (
     Filter,
     Subject,
     evaluate,
-    normalize,
     subject_of,
     word_pattern,
 )
@@ -76,7 +75,10 @@ def _first_word(words: Sequence[str], text: str) -> str | None:
 
 
 def _haystack(subject: Subject) -> str:
-    return normalize(" ".join((subject.title, subject.content, " ".join(subject.categories))))
+    """Title, text and categories, folded: what include and exclude words are found in."""
+    return " ".join(
+        (*subject.folded("title"), *subject.folded("content"), *subject.folded("categories"))
+    )
 
 
 def check_route(route: RouteConfig, subject: Subject) -> RouteCheck:

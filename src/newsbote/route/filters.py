@@ -105,18 +105,21 @@ def word_pattern(words: str) -> re2._Regexp[str] | None:
 
 
 Matcher: TypeAlias = Callable[[str], bool]
+"""Whether one value of a field matches: over the folded value (:func:`normalize`) for
+``contains`` and ``equals``, over the value as written for ``matches``."""
 
 
 def _matcher(op: str, value: str) -> Matcher:
     if op == "matches":
-        return compile_pattern(value).search  # type: ignore[return-value]
+        pattern = compile_pattern(value)
+        return lambda text: pattern.search(text) is not None
     if op == "equals":
         wanted = normalize(value).strip()
-        return lambda text: normalize(text).strip() == wanted
-    pattern = word_pattern(value)
-    if pattern is None:
+        return lambda folded: folded.strip() == wanted
+    found = word_pattern(value)
+    if found is None:
         raise ValueError("contains needs a word to find, found only spaces or marks")
-    return lambda text: pattern.search(normalize(text)) is not None
+    return lambda folded: found.search(folded) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,11 +333,22 @@ class Subject:
     date_kind: str
     """Which date ``date`` is: "published", "updated" or "first seen"."""
     now: datetime
+    folded_values: dict[str, tuple[str, ...]] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False, hash=False
+    )
+    """The fields already folded by :func:`normalize`: each is folded once, however many
+    conditions and routes look at it."""
 
     def values(self, name: str) -> tuple[str, ...]:
         if name == "categories":
             return self.categories
         return (cast(str, getattr(self, name)),)
+
+    def folded(self, name: str) -> tuple[str, ...]:
+        found = self.folded_values.get(name)
+        if found is None:
+            found = self.folded_values[name] = tuple(map(normalize, self.values(name)))
+        return found
 
 
 def subject_of(
@@ -405,10 +419,11 @@ def evaluate(tree: Filter, subject: Subject) -> Decision:
 
 def _condition(condition: Condition, subject: Subject) -> Decision:
     values = subject.values(condition.field)
+    seen = values if condition.op == "matches" else subject.folded(condition.field)
     yes, no = _VERBS[condition.op]
     value = _quoted(condition.value)
-    for text in values:
-        if condition.matcher(text):
+    for text, looked_at in zip(values, seen, strict=True):
+        if condition.matcher(looked_at):
             if condition.field == "categories":
                 return Decision(True, f"category {_quoted(text)} {yes} {value}")
             return Decision(True, f"{condition.field} {yes} {value}")
