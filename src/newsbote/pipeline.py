@@ -64,10 +64,11 @@ T = TypeVar("T")
 POLL_CPU_SECONDS = 30.0
 """CPU seconds one poll's parsing, sanitizing and planning may take before its source
 fails (a linear pass over the largest body ``max_bytes`` allows takes a few)."""
-INLINE_BYTES = 256 * 1024
+INLINE_BYTES = 64 * 1024
 """Bodies up to this size are processed on the event loop: every pass being linear, that
-holds it for some 10 ms at most; in a thread, feeds of this size would cost more CPU
-in GIL hand-overs between the loop and the threads than in their own processing."""
+holds it for a few ms (100 ms for the most hostile shapes); in a thread, feeds of this
+size would cost more CPU in GIL hand-overs between the loop and the threads than in
+their own processing."""
 
 
 @dataclass(frozen=True, slots=True)

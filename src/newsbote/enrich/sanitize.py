@@ -110,8 +110,9 @@ _EMPTY = re.compile(
 # html5ever (nh3's parser) takes time quadratic in the nesting depth (elements 100,000
 # deep take minutes) and in runs of "&"; libxml2 stops at 256 levels and writes
 # entities out, so that what nh3 then reads is shallow. Below it, the quadratic part
-# stays within a few milliseconds; articles rarely come near it.
-_RESHAPE_AT = 4000
+# stays within 3 ms a fragment (0.2 ms per KB of such fragments); a long article above it
+# is parsed twice, at about the cost of nh3's own parse.
+_RESHAPE_AT = 1000
 MAX_DEPTH = 100
 """How deep sanitized elements nest: deeper tags are dropped, their text kept. The markup
 converters walk trees recursively (markdownify fails past some 300 levels) and lxml
