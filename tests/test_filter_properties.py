@@ -11,6 +11,7 @@ import tomlkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from newsbote.route.decision import Subject, evaluate
 from newsbote.route.filters import (
     FIELDS,
     All,
@@ -20,8 +21,6 @@ from newsbote.route.filters import (
     FilterSyntaxError,
     MaxAge,
     Not,
-    Subject,
-    evaluate,
     parse_filter,
     print_filter,
 )

@@ -16,6 +16,7 @@ from newsbote.config.load import parse_config
 from newsbote.config.schema import RouteConfig
 from newsbote.errors import ConfigError
 from newsbote.route import route_item
+from newsbote.route.decision import evaluate, subject_of
 from newsbote.route.filters import (
     All,
     Any,
@@ -23,10 +24,8 @@ from newsbote.route.filters import (
     FilterSyntaxError,
     MaxAge,
     Not,
-    evaluate,
     normalize,
     parse_filter,
-    subject_of,
 )
 from newsbote.route.trial import filter_test
 from newsbote.store import Store
@@ -467,7 +466,7 @@ def test_each_field_is_folded_once_however_many_conditions_and_routes_read_it(
         for d in ("a", "b", "c")
     ]
     route_item(item(), routes)  # the include words' patterns are compiled at first use
-    monkeypatch.setattr("newsbote.route.filters.normalize", counting)
+    monkeypatch.setattr("newsbote.route.decision.normalize", counting)
     targets, _ = route_item(item(categories=("Linux",)), routes, now=NOW)
     assert [t.destination for t in targets] == ["a", "b", "c"]
     assert sorted(folded) == sorted(["Linux 7.0", "Der neue Kernel", "Linux"])

@@ -15,14 +15,8 @@ from typing import TYPE_CHECKING
 
 import re2
 
-from newsbote.route.filters import (
-    Decision,
-    Filter,
-    Subject,
-    evaluate,
-    subject_of,
-    word_pattern,
-)
+from newsbote.route.decision import Decision, Subject, evaluate, subject_of
+from newsbote.route.filters import Filter, word_pattern
 from newsbote.types import Item
 
 if TYPE_CHECKING:  # the config's schema imports the filter language from this package

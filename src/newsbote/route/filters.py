@@ -16,7 +16,7 @@ the field as written: RE2 runs in time linear in the text and refuses what it ca
 so (backreferences, lookarounds), which :func:`parse_filter` reports as a config error.
 
 :func:`print_filter` turns a tree back into the TOML value it was parsed from;
-:func:`evaluate` says whether an item passes and which conditions decided it.
+:func:`newsbote.route.decision.evaluate` says whether an item passes and what decided.
 """
 
 from __future__ import annotations
@@ -28,12 +28,9 @@ import math
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal, TypeAlias, cast, get_args
 
 import re2
-
-from newsbote.types import Item
 
 FieldName = Literal["title", "summary", "content", "author", "categories", "link", "language"]
 Op = Literal["contains", "equals", "matches"]
@@ -43,7 +40,7 @@ _NODE_KEYS = ("all", "any", "not", "max_age", "field")
 
 _WORD = r"[\pL\pN_]"
 _NOT_WORD = r"[^\pL\pN_]"
-_VERBS = {
+VERBS = {  # an operator as said of a value that matches, and of one that does not
     "contains": ("contains", "does not contain"),
     "equals": ("equals", "does not equal"),
     "matches": ("matches", "does not match"),
@@ -167,7 +164,7 @@ Filter: TypeAlias = All | Any | Not | Condition | MaxAge
 # -- parsing and printing ----------------------------------------------------------------
 
 
-def _quoted(value: str) -> str:
+def quoted(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -301,146 +298,15 @@ def print_filter(tree: Filter) -> dict[str, object]:
 def describe(tree: Filter) -> str:
     """One line for a person: ``title contains "Linux" and not (…)``."""
     if isinstance(tree, Condition):
-        return f"{tree.field} {tree.op} {_quoted(tree.value)}"
+        return f"{tree.field} {tree.op} {quoted(tree.value)}"
     if isinstance(tree, MaxAge):
-        return f"max_age {_age_text(tree.seconds)}"
+        return f"max_age {age_text(tree.seconds)}"
     if isinstance(tree, Not):
         return f"not ({describe(tree.filter)})"
     joiner = " and " if isinstance(tree, All) else " or "
     return "(" + joiner.join(describe(child) for child in tree.filters) + ")"
 
 
-def _age_text(seconds: float) -> str:
+def age_text(seconds: float) -> str:
     text = duration_text(seconds)
     return text if isinstance(text, str) else f"{seconds:g}s"
-
-
-# -- evaluation --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """What a filter looks at: an item's fields as text, its date and the time of asking."""
-
-    title: str
-    summary: str
-    content: str
-    author: str
-    categories: tuple[str, ...]
-    link: str
-    language: str
-    date: datetime | None
-    date_kind: str
-    """Which date ``date`` is: "published", "updated" or "first seen"."""
-    now: datetime
-    folded_values: dict[str, tuple[str, ...]] = dataclasses.field(
-        default_factory=dict, repr=False, compare=False, hash=False
-    )
-    """The fields already folded by :func:`normalize`: each is folded once, however many
-    conditions and routes look at it."""
-
-    def values(self, name: str) -> tuple[str, ...]:
-        if name == "categories":
-            return self.categories
-        return (cast(str, getattr(self, name)),)
-
-    def folded(self, name: str) -> tuple[str, ...]:
-        found = self.folded_values.get(name)
-        if found is None:
-            found = self.folded_values[name] = tuple(map(normalize, self.values(name)))
-        return found
-
-
-def subject_of(
-    item: Item, *, language: str | None, now: datetime, first_seen: datetime | None = None
-) -> Subject:
-    """What a filter sees of ``item``: ``first_seen`` defaults to ``now`` (a new item)."""
-    from newsbote.enrich.sanitize import plain_text
-
-    entry = item.entry
-    summary = entry.summary_html
-    dated = [
-        (kind, value)
-        for kind, value in (
-            ("published", entry.published),
-            ("updated", entry.updated),
-            ("first seen", first_seen or now),
-        )
-        if value is not None
-    ]
-    kind, date = dated[0]
-    return Subject(
-        title=entry.title,
-        summary=plain_text(summary) if summary and summary != entry.content_html else entry.plain,
-        content=entry.plain,
-        author=entry.author or "",
-        categories=entry.categories,
-        link=entry.link or item.canonical_url or "",
-        language=language or "",
-        date=date,
-        date_kind=kind,
-        now=now,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Whether an item passes, and ``reason``: the facts about it that decided, each true."""
-
-    passed: bool
-    reason: str
-
-
-def evaluate(tree: Filter, subject: Subject) -> Decision:
-    """Whether ``subject`` passes ``tree``, with the facts that decided it.
-
-    Every reason states what holds for the item (``title contains "Linux"``, ``categories
-    do not equal "Anzeige"``), so a ``not`` keeps its inner reason and flips the verdict, and
-    facts join with "and" without parentheses. ``all`` is decided by its first failing
-    child (or, passing, by all of them); ``any`` by its first passing child (or, failing,
-    by all of them).
-    """
-    if isinstance(tree, Condition):
-        return _condition(tree, subject)
-    if isinstance(tree, MaxAge):
-        return _max_age(tree, subject)
-    if isinstance(tree, Not):
-        inner = evaluate(tree.filter, subject)
-        return Decision(not inner.passed, inner.reason)
-    wanted = isinstance(tree, Any)
-    reasons: list[str] = []
-    for child in tree.filters:
-        decision = evaluate(child, subject)
-        if decision.passed is wanted:
-            return decision
-        reasons.append(decision.reason)
-    return Decision(not wanted, " and ".join(reasons))
-
-
-def _condition(condition: Condition, subject: Subject) -> Decision:
-    values = subject.values(condition.field)
-    seen = values if condition.op == "matches" else subject.folded(condition.field)
-    yes, no = _VERBS[condition.op]
-    value = _quoted(condition.value)
-    for text, looked_at in zip(values, seen, strict=True):
-        if condition.matcher(looked_at):
-            if condition.field == "categories":
-                return Decision(True, f"category {_quoted(text)} {yes} {value}")
-            return Decision(True, f"{condition.field} {yes} {value}")
-    if condition.field == "categories":
-        if not values:
-            return Decision(False, f"no categories (so none {yes} {value})")
-        return Decision(False, f"no category {yes} {value}")
-    return Decision(False, f"{condition.field} {no} {value}")
-
-
-def _max_age(limit: MaxAge, subject: Subject) -> Decision:
-    age = _age_text(limit.seconds)
-    if subject.date is None:
-        return Decision(True, f"no date, so not older than {age}")
-    date = subject.date if subject.date.tzinfo is not None else subject.date.replace(tzinfo=UTC)
-    when = f"{subject.date_kind} {date.astimezone(UTC).strftime('%Y-%m-%d %H:%M')} UTC"
-    older = (subject.now - date).total_seconds() > limit.seconds
-    if older:
-        return Decision(False, f"older than {age} ({when})")
-    return Decision(True, f"not older than {age} ({when})")

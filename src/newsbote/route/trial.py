@@ -16,7 +16,8 @@ from sqlalchemy import Connection, select
 
 from newsbote.config.load import LoadedConfig
 from newsbote.errors import ConfigError
-from newsbote.route import check_route, subject_of
+from newsbote.route import check_route
+from newsbote.route.decision import subject_of
 from newsbote.store import Store
 from newsbote.store.schema import items, sources
 from newsbote.types import Entry, Item, KeyKind
