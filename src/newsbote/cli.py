@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from newsbote import __version__, outbox
+from newsbote.cli_filter import filter_test_command
 from newsbote.config import (
     LoadedConfig,
     NewSource,
@@ -904,6 +905,9 @@ def demo(
 def version() -> None:
     """Print the version."""
     console.print(f"newsbote {__version__}")
+
+
+app.command("filter-test")(filter_test_command)
 
 
 def main() -> None:

@@ -127,6 +127,7 @@ deliveries = Table(
     UniqueConstraint("destination", "dedupe_key", "version", name="uq_deliveries_once"),
     Index("ix_deliveries_due", "state", "next_attempt_at", "id"),
     Index("ix_deliveries_item", "item_id"),
+    Index("ix_deliveries_sent", "destination", "sent_at"),
 )
 
 events = Table(
