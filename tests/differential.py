@@ -111,6 +111,8 @@ class Difference:
     feedparser: str
     values: tuple[Any, Any] = dataclasses.field(default=(None, None), compare=False)
     """The two values compared (for the classes of intended differences)."""
+    readings: tuple[Any, Any] = dataclasses.field(default=(None, None), compare=False)
+    """The two entries (:class:`EntryReading`) or feeds (:class:`Reading`) they belong to."""
 
     def __str__(self) -> str:
         where = "feed" if self.entry is None else f"entry {self.entry}"
@@ -425,6 +427,10 @@ def _fp_author(entry: Mapping[str, Any]) -> str | None:
     if not entry.get("author"):
         return None
     author = plain(str(entry["author"]))
+    detail = entry.get("author_detail") or {}
+    name, email = detail.get("name"), detail.get("email")
+    if name and email and author == f"{plain(str(name))} ({plain(str(email))})":
+        return plain(str(name))  # an Atom author's name and email, joined by feedparser
     email_name, name_email = _EMAIL_NAME.match(author), _NAME_EMAIL.match(author)
     if email_name:
         return email_name.group(2)
@@ -547,6 +553,8 @@ def _same(field_name: str, ours: Any, theirs: Any) -> bool:
         return "".join(str(ours).split()) == "".join(str(theirs).split())
     if field_name in _URL_FIELDS:
         return normal_url(ours) == normal_url(theirs)
+    if field_name == "categories":
+        return set(ours) == set(theirs)  # their order means nothing to a reader or a filter
     if field_name == "enclosures":
         return [(normal_url(e.url), e.type, e.length) for e in ours] == [
             (normal_url(e.url), e.type, e.length) for e in theirs
@@ -574,7 +582,7 @@ def diff(name: str, ours: Reading, theirs: Reading) -> list[Difference]:
             return []
         return [Difference(name, None, "parsed", str(not ours.error), str(not theirs.error))]
     differences = [
-        Difference(name, None, f"feed.{key}", _show(a), _show(b), (a, b))
+        Difference(name, None, f"feed.{key}", _show(a), _show(b), (a, b), (ours, theirs))
         for key, a, b in (
             ("title", ours.title, theirs.title),
             ("link", ours.link, theirs.link),
@@ -591,7 +599,7 @@ def diff(name: str, ours: Reading, theirs: Reading) -> list[Difference]:
             mine, yours = getattr(a, key), getattr(b, key)
             if not _same(key, mine, yours):
                 differences.append(
-                    Difference(name, index, key, _show(mine), _show(yours), (mine, yours))
+                    Difference(name, index, key, _show(mine), _show(yours), (mine, yours), (a, b))
                 )
     return differences
 
@@ -613,7 +621,81 @@ def _by_item_link(difference: Difference) -> bool:
     )
 
 
-CLASSES: dict[str, Callable[[Difference], bool]] = {"item-link-base": _by_item_link}
+def _id_from_link(difference: Difference) -> bool:
+    """newsbote's id is the entry's link (as written), where feedparser finds no id."""
+    ours, _ = difference.readings
+    mine, theirs = difference.values
+    link = getattr(ours, "link", None)
+    return theirs is None and isinstance(mine, str) and bool(link) and str(link).endswith(mine)
+
+
+def _relative_guid(difference: Difference) -> bool:
+    """A relative guid: newsbote keeps it as written, feedparser resolves it like a URL."""
+    ours, theirs = difference.values
+    return (
+        isinstance(ours, str)
+        and isinstance(theirs, str)
+        and "://" not in ours
+        and theirs.startswith(("http://", "https://"))
+        and theirs.endswith(ours)
+    )
+
+
+def _link_from_id(difference: Difference) -> bool:
+    """feedparser takes an Atom id as the link where there is none; newsbote does not."""
+    ours, theirs = difference.values
+    if ours is not None or not isinstance(theirs, str):
+        return False
+    _, fp_entry = difference.readings
+    return theirs.startswith(("urn:", "tag:")) or theirs == getattr(fp_entry, "id", None)
+
+
+def _dc_date_published(difference: Difference) -> bool:
+    """The one date of an RSS item (dc:date): newsbote's published, feedparser's updated
+    (and its published too, by the fallback the harness applies to both)."""
+    ours, theirs = difference.values
+    nb_entry, _ = difference.readings
+    return ours is None and theirs is not None and theirs == getattr(nb_entry, "published", 0)
+
+
+def _text_of_markup(difference: Difference) -> bool:
+    """A text field holding tags or character references (``&amp;``, ``&#8211;``) that
+    feedparser shows as written; newsbote reads them as HTML and shows their text."""
+    ours, theirs = difference.values
+    if isinstance(ours, tuple) and isinstance(theirs, tuple):
+        return {_visible(t) for t in ours} == {_visible(t) for t in theirs}
+    return isinstance(theirs, str) and _visible(theirs) == _visible(str(ours))
+
+
+def _visible(text: str) -> str:
+    return (
+        "".join(rich(text, None).text.split())
+        if "<" in text or "&" in text
+        else "".join(text.split())
+    )
+
+
+def _fragment_links(difference: Difference) -> bool:
+    """Only links to a place in a page (``#…``) differ: newsbote resolves one against the
+    entry's link only when the entry has other relative links, feedparser always against
+    its base; and the sanitizer drops one it cannot resolve."""
+    ours, theirs = difference.values
+    if not (isinstance(ours, Rich) and isinstance(theirs, Rich)):
+        return False
+    if "".join(ours.text.split()) != "".join(theirs.text.split()):
+        return False
+    return all("#" in url for url in ours.urls ^ theirs.urls)
+
+
+CLASSES: dict[str, Callable[[Difference], bool]] = {
+    "item-link-base": _by_item_link,
+    "id-from-link": _id_from_link,
+    "relative-guid": _relative_guid,
+    "link-from-id": _link_from_id,
+    "dc-date-published": _dc_date_published,
+    "text-of-markup": _text_of_markup,
+    "fragment-links": _fragment_links,
+}
 
 
 @dataclass(frozen=True)
