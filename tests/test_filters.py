@@ -470,3 +470,28 @@ def test_each_field_is_folded_once_however_many_conditions_and_routes_read_it(
     targets, _ = route_item(item(categories=("Linux",)), routes, now=NOW)
     assert [t.destination for t in targets] == ["a", "b", "c"]
     assert sorted(folded) == sorted(["Linux 7.0", "Der neue Kernel", "Linux"])
+
+
+@pytest.mark.parametrize(("language", "posted"), [("en", ["Linux 7.0 erschienen"]), ("de", [])])
+async def test_a_language_filter_sees_the_language_a_source_posts_in(
+    feed_server: FeedServer,
+    store: Store,
+    store_url: str,
+    tmp_path: Path,
+    language: str,
+    posted: list[str],
+) -> None:
+    """A poll hands the source's language to the routes (the source's own setting, else the
+    config's), so ``field = "language"`` decides in a real poll, not only in filter-test."""
+    feed_server.set("/feed.xml", rss([("x", "https://e.org/x", "Linux 7.0 erschienen")]))
+    source = {"name": "test", "url": feed_server.url("/feed.xml"), "allow_private": True}
+    path = write_config(
+        tmp_path,
+        store_url,
+        [{**source, "first_run": "all", "language": language}],
+        routes=[{"sources": ["test"], "destinations": ["board"]}],
+    )
+    with path.open("a", encoding="utf-8") as file:
+        file.write('filter = { field = "language", equals = "en" }\n')
+    await run_once(load(path), store)
+    assert board_titles(store) == posted

@@ -264,7 +264,12 @@ async def _check_sources(loaded: LoadedConfig) -> int:
                 source = cfg.source(source_name)
                 try:
                     fetched = await fetcher.fetch(source.url, allow_private=source.allow_private)
-                    feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type)
+                    feed = parse_feed(
+                        fetched.body,
+                        fetched.final_url,
+                        fetched.content_type,
+                        max_bytes=cfg.service.max_bytes,
+                    )
                     moved = f", moved permanently to {fetched.moved_to}" if fetched.moved_to else ""
                     results.append(
                         (
@@ -660,7 +665,13 @@ async def _preview(loaded: LoadedConfig, name: str, limit: int) -> None:
         fetched = await fetcher.fetch(
             state.url if state else source.url, allow_private=source.allow_private
         )
-    feed = parse_feed(fetched.body, fetched.final_url, fetched.content_type, sanitize=False)
+    feed = parse_feed(
+        fetched.body,
+        fetched.final_url,
+        fetched.content_type,
+        sanitize=False,
+        max_bytes=cfg.service.max_bytes,
+    )
     entries = feed.entries[:limit]
     known = (
         store.call(

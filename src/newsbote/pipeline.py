@@ -500,7 +500,7 @@ def plan_items(
             reason = f"first run of source {source.name!r}: it posts {source.first_run.describe()}; this one was recorded as seen"
             plans.append(Plan(verdict, Decision.SEEN, reason))
             continue
-        targets, route_reasons = route_item(item, config.routes)
+        targets, route_reasons = route_item(item, config.routes, language=language)
         updating = verdict.outcome is not Outcome.NEW
         if updating:
             change = changed_fraction((previous or {}).get(verdict.known_key or item.key), item)
