@@ -131,3 +131,14 @@ def test_deep_nesting_is_flattened_and_every_converter_renders_it() -> None:
     assert hostile.startswith("<p>Anfang</p>") and hostile.count("<blockquote>") <= MAX_DEPTH
     for markup in Markup:
         assert "Anfang" in convert(hostile, markup)
+
+
+@pytest.mark.parametrize("base", ["HTTP://", "http://[", "javascript:alert(1)", "https://", "//x"])
+def test_a_base_that_is_no_usable_url_drops_relative_links_instead_of_failing(base: str) -> None:
+    """An entry's link is its content's base: ``<link>HTTP://</link>`` made nh3 raise, and
+    the whole poll of that feed failed (found by the property test over whole feeds)."""
+    cleaned = sanitize_html(
+        '<p>Text <a href="/rel">rel</a> <a href="https://a.example/">abs</a></p>', base
+    )
+    assert "Text" in cleaned and 'href="https://a.example/"' in cleaned
+    assert "/rel" not in cleaned

@@ -22,6 +22,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from newsbote.types import Entry
+from newsbote.urls import web_url
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details",
@@ -139,8 +140,15 @@ _IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 
 @lru_cache(maxsize=256)
 def _cleaner(base_url: str | None) -> nh3.Cleaner:
-    if base_url and "://" in base_url:
-        return _make_cleaner(("rewrite_with_base", base_url))
+    """The cleaner for fragments under ``base_url``: a base that is no usable http(s) URL
+    (``HTTP://`` with no host, a ``javascript:`` link) resolves nothing, so relative URLs
+    are dropped instead of the whole entry failing."""
+    base = web_url(base_url)
+    if base is not None:
+        try:
+            return _make_cleaner(("rewrite_with_base", base))
+        except ValueError:  # a URL the policy takes but nh3's parser does not
+            pass
     return _make_cleaner("deny")
 
 
