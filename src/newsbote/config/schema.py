@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -21,6 +22,7 @@ from pydantic import (
     StrictBool,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from newsbote.route import filters
@@ -153,6 +155,65 @@ class ServiceConfig(Model):
     )
 
 
+class HealthConfig(Model):
+    """Health of sources and destinations: when a problem is announced, and to whom."""
+
+    notify: list[str] = Field(
+        [],
+        description=(
+            "destinations that receive a notice when a source or destination starts failing, "
+            "is disabled, recovers, or an item is held"
+        ),
+    )
+    disable_after: Duration = Field(
+        7 * 86400.0, gt=0, description="disable a source that has failed without a break this long"
+    )
+    notify_after: int = Field(
+        3, ge=1, description="failed polls or delivery rounds in a row before failing is announced"
+    )
+    flood_limit: int = Field(
+        50, ge=1, description="more new items than this in one poll of a known source is a flood"
+    )
+    unstable_share: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description=(
+            "this share of a poll's items looking new while their titles or links are known "
+            "is an identity change"
+        ),
+    )
+    digest: StrictBool = Field(False, description="send a daily digest of the open problems")
+    digest_at: str = Field("08:00", description="when the daily digest is sent (HH:MM)")
+    timezone: str = Field("UTC", description="the time zone of digest_at (an IANA name)")
+
+    @field_validator("digest_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hours, sep, minutes = value.strip().partition(":")
+        if not (
+            sep
+            and hours.isdigit()
+            and minutes.isdigit()
+            and len(minutes) == 2
+            and int(hours) < 24
+            and int(minutes) < 60
+        ):
+            raise ValueError(f"expected a time of day like '08:00', found {value!r}")
+        return f"{int(hours):02d}:{minutes}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; expected an IANA name like 'Europe/Berlin'"
+            ) from exc
+        return value
+
+
 class SourceConfig(Model):
     """One feed to watch."""
 
@@ -247,6 +308,19 @@ class Config(Model):
     sources: list[SourceConfig] = []
     destinations: list[DestinationConfig] = []
     routes: list[RouteConfig] = []
+    health: HealthConfig = HealthConfig()
+
+    @model_validator(mode="after")
+    def _notify_destinations_exist(self) -> Config:
+        names = {destination.name for destination in self.destinations}
+        for name in self.health.notify:
+            if name not in names:
+                known = ", ".join(sorted(names)) or "none"
+                # "found" in the message keeps the loader from appending the whole input
+                raise ValueError(
+                    f"[health] notify: unknown destination {name!r} (destinations found: {known})"
+                )
+        return self
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
