@@ -126,3 +126,23 @@ def test_verdicts_new_unchanged_changed_renamed() -> None:
 def test_repeated_keys_within_one_document_count_once() -> None:
     verdicts = identify("s", [entry("a"), entry("a", title="dup")], Known())
     assert len(verdicts) == 1
+
+
+def test_heise_wt_mc_tracking_parameter_is_dropped() -> None:
+    """docs/identity.md names heise's ``wt_mc``: one article with two values is one article."""
+    first = canonical_url(
+        "https://www.heise.de/news/x-123.html?wt_mc=rss.red.ho.ho.atom.beitrag.beitrag"
+    )
+    second = canonical_url(
+        "https://www.heise.de/news/x-123.html?wt_mc=nl.red.ho.ho-nl-daily.2026-12-06"
+    )
+    assert first == second == "https://heise.de/news/x-123.html"
+
+
+def test_long_urls_are_canonical_without_growing_the_cache() -> None:
+    from newsbote.identify import _cached_canonical
+
+    before = _cached_canonical.cache_info().currsize
+    long_url = "https://example.org/" + "a" * 100_000 + "?utm_source=x"
+    assert canonical_url(long_url) == "https://example.org/" + "a" * 100_000
+    assert _cached_canonical.cache_info().currsize == before

@@ -129,7 +129,7 @@ FUNCTIONS: dict[str, Callable[[str], object]] = {
     "prepare_xml": _quiet(lambda text: prepare_xml(text.encode(), "https://example.org/f")),
     "parse_rss": _quiet(lambda text: parse_feed(_rss(text), "https://example.org/f")),
     "parse_json": _quiet(lambda text: parse_feed(_json_feed(text), "https://example.org/f")),
-    "canonical_url": lambda text: canonical_url.__wrapped__(f"https://example.org/{text}?{text}"),
+    "canonical_url": lambda text: canonical_url(f"https://example.org/{text}?{text}"),
     "item_key": lambda text: item_key(
         Entry(guid=None, link=None, title=text, content_html=text, summary_html="")
     ),

@@ -21,14 +21,18 @@ from newsbote.types import Entry, Item, KeyKind, Outcome, Verdict
 # a literal but utm_'s, whose one character class runs to the end once.
 TRACKING_PARAMETERS = re.compile(
     r"^(utm_[a-z_]*|fbclid|gclid|gclsrc|dclid|msclkid|mc_cid|mc_eid|yclid|igshid|_hsenc|_hsmi"
-    r"|mkt_tok|ref_src|wt\.mc_id|wt_mc_id|at_medium|at_campaign|oly_enc_id|oly_anon_id|vero_id"
+    r"|mkt_tok|ref_src|wt\.mc_id|wt_mc_id|wt_mc|at_medium|at_campaign|oly_enc_id|oly_anon_id|vero_id"
     r"|__s|s_cid|cmpid|ncid|sr_share|spm|xtor)$",
     re.I,
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-@lru_cache(maxsize=8192)
+_CACHED_LENGTH = 512
+"""URLs up to this length are remembered (a feed's links recur every poll); a longer one,
+which only a hostile feed sends, is computed each time so the cache stays small."""
+
+
 def canonical_url(url: str | None) -> str | None:
     """A URL normalized for comparison.
 
@@ -36,6 +40,17 @@ def canonical_url(url: str | None) -> str | None:
     fragment and tracking parameters dropped, query sorted, trailing slash
     removed from the path. Linear in the URL's length (the query's n log n sort aside).
     """
+    if url is not None and len(url) > _CACHED_LENGTH:
+        return _canonical(url)
+    return _cached_canonical(url)
+
+
+@lru_cache(maxsize=8192)
+def _cached_canonical(url: str | None) -> str | None:
+    return _canonical(url)
+
+
+def _canonical(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
