@@ -70,6 +70,10 @@ sources = Table(
     Column("disabled_reason", Text),
     Column("first_run_done", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # health (newsbote.health): ok, failing or disabled; why (a reason code); since when
+    Column("health", String(10), nullable=False, default="ok", server_default="ok"),
+    Column("health_reason", String(30)),
+    Column("failing_since", UTCDateTime()),
 )
 
 items = Table(
@@ -158,4 +162,48 @@ board_posts = Table(
     Column("posted_at", UTCDateTime(), nullable=False),
     Column("edited_at", UTCDateTime()),
     Index("ix_board_posts_destination", "destination", "posted_at"),
+)
+
+destination_health = Table(
+    "destination_health",
+    metadata,
+    Column("destination", String(200), primary_key=True),
+    Column("state", String(10), nullable=False),
+    Column("since", UTCDateTime()),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime()),
+    Column("reason", String(30)),
+    Column("reason_text", Text),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(30), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # set once the notice has a send row per [health] notify destination
+    Column("fanned_out", Boolean, nullable=False, default=False),
+    Index("ix_notices_fan_out", "fanned_out", "id"),
+)
+
+notice_sends = Table(
+    "notice_sends",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("notice_id", Integer, ForeignKey("notices.id", ondelete="CASCADE"), nullable=False),
+    Column("destination", String(200), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime()),
+    Column("last_error", Text),
+    Column("remote_id", Text),
+    Column("sent_at", UTCDateTime()),
+    UniqueConstraint("notice_id", "destination", name="uq_notice_sends_once"),
+    Index("ix_notice_sends_due", "state", "next_attempt_at", "id"),
 )
