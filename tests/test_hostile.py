@@ -80,6 +80,18 @@ def _errors(store: Store) -> dict[str, str]:
     return {row.name: row.last_error or "" for row in rows}
 
 
+def _evil_source(server: FeedServer, entries: str, **options: Any) -> dict[str, Any]:
+    """A source (its feed on the local server, allowed) serving ``entries``; the good feed
+    is served beside it."""
+    server.set(
+        "/evil.xml",
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Evil</title>{entries}</channel></rss>',
+    )
+    _good_feed(server)
+    url = server.url("/evil.xml")
+    return {"name": "evil", "url": url, "allow_private": True, "first_run": "all", **options}
+
+
 async def _run(path: Path, store: Store) -> None:
     await asyncio.wait_for(run_once(load(path), store), HANG_GUARD)
 
@@ -114,19 +126,8 @@ async def test_links_from_a_feed_open_no_file_and_reach_no_private_address(
         *(f"http://{host}:{port}/intranet" for host in LOOPBACK_SPELLINGS),
     ]
     entries = "".join(_entry(f"e{i}", link, f"Angriff {i}") for i, link in enumerate(links))
-    feed_server.set(
-        "/evil.xml",
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Evil</title>{entries}</channel></rss>',
-    )
-    _good_feed(feed_server)
     # the feed URL itself is local (allowed); its article pages are not
-    evil = {
-        "name": "evil",
-        "url": feed_server.url("/evil.xml"),
-        "allow_private": True,
-        "first_run": "all",
-    }
-    path = _config(tmp_path, store_url, [evil])
+    path = _config(tmp_path, store_url, [_evil_source(feed_server, entries)])
     _good_url(path, feed_server)
 
     await _run(path, store)
@@ -231,19 +232,7 @@ async def test_script_and_data_urls_from_a_feed_reach_no_post(
         "<description>&lt;p&gt;&lt;a href='vbscript:x'&gt;vb&lt;/a&gt;"
         "&lt;img src='javascript:alert(3)'&gt;&lt;/p&gt;</description></item>"
     )
-    feed_server.set(
-        "/evil.xml",
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Evil</title>{entries}</channel></rss>',
-    )
-    _good_feed(feed_server)
-    evil = {
-        "name": "evil",
-        "url": feed_server.url("/evil.xml"),
-        "allow_private": True,
-        "first_run": "all",
-        "fulltext": "never",
-    }
-    path = _config(tmp_path, store_url, [evil])
+    path = _config(tmp_path, store_url, [_evil_source(feed_server, entries, fulltext="never")])
     _good_url(path, feed_server)
 
     await _run(path, store)
