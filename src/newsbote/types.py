@@ -10,6 +10,7 @@ never changes what an earlier stage produced.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -217,6 +218,9 @@ class DeliveryState(enum.StrEnum):
     DEAD = "dead"
     UNKNOWN = "unknown"
     SKIPPED = "skipped"
+    HELD = "held"
+    """Waiting for the operator (a flood, an unstable identity, a route's approval): never
+    claimed, never too old; ``release`` makes it pending, ``discard`` skipped."""
 
 
 class Decision(enum.StrEnum):
@@ -242,3 +246,5 @@ class Plan:
     decision: Decision
     reason: str
     messages: tuple[Message, ...] = ()
+    held: Mapping[str, str] = field(default_factory=dict)
+    """Destinations whose message waits for the operator, with why (``held`` in the ledger)."""
