@@ -8,6 +8,8 @@ States::
          (idempotent dest.) └────► unknown (lease expired or outcome uncertain,
                                     destination not idempotent) ──lookup──► sent | sending
     skipped (by the operator)
+    held ──release──► pending        (a flood, an unstable identity, a route's approval:
+      └──discard──► skipped           never claimed, never too old while it waits)
 
 A row is marked ``sending`` with a lease *before* the network call, so a crash
 is visible: when the lease runs out, an idempotent destination gets the row
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, literal, or_, select, update
 
 from newsbote.errors import DeliveryError
 from newsbote.store.bulk import execute_many
@@ -45,6 +47,10 @@ MAX_WAIT = 86_400.0
 honoured, in seconds: a larger one is cut to a day, so no hint can stall a row for good."""
 ERROR_CHARS = 2000
 """The longest ``last_error`` kept: replies quoted in errors come from strangers."""
+HOLD_APPROVAL = "waiting for approval"
+"""Why a held row of a route with ``approve = true`` waits (its ``last_error``)."""
+DISCARDED = "discarded by the operator"
+"""How a discarded row's ``last_error`` begins (the hold's reason follows)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,6 +465,7 @@ _WHY_NOT = {
     DeliveryState.SENDING.value: "is being sent right now",
     DeliveryState.SENT.value: "was sent already",
     DeliveryState.SKIPPED.value: "is skipped already",
+    DeliveryState.HELD.value: "is held for the operator: newsbote release or newsbote discard",
 }
 
 
@@ -573,3 +580,114 @@ def failed_since(connection: Connection, since: datetime) -> list[Any]:
             .order_by(deliveries.c.id)
         ).all()
     )
+
+
+def held(
+    connection: Connection,
+    *,
+    source: str | None = None,
+    destination: str | None = None,
+    limit: int | None = None,
+) -> list[Any]:
+    """Held rows, oldest first, with their reason (``last_error``), item and source."""
+    query = (
+        select(
+            deliveries.c.id,
+            deliveries.c.destination,
+            deliveries.c.action,
+            deliveries.c.version,
+            deliveries.c.created_at,
+            deliveries.c.last_error.label("reason"),
+            items.c.title,
+            items.c.link,
+            sources.c.name.label("source"),
+        )
+        .join(items, items.c.id == deliveries.c.item_id)
+        .join(sources, sources.c.id == items.c.source_id)
+        .where(deliveries.c.state == DeliveryState.HELD.value)
+        .order_by(deliveries.c.id)
+        .limit(limit)
+    )
+    if source is not None:
+        query = query.where(sources.c.name == source)
+    if destination is not None:
+        query = query.where(deliveries.c.destination == destination)
+    return list(connection.execute(query).all())
+
+
+def _held_rows(
+    connection: Connection, ids: Collection[int], source: str | None, every: bool
+) -> Collection[int] | None:
+    """The ids a hold command takes: ``ids`` as named, else every held row (of ``source``);
+    None where they are named (each gets its own answer)."""
+    if ids:
+        if source is not None or every:
+            raise ValueError("name delivery ids, or --source, or --all: one of them")
+        return None
+    if source is None and not every:
+        raise ValueError("name delivery ids, or --source, or --all")
+    query = select(deliveries.c.id).where(deliveries.c.state == DeliveryState.HELD.value)
+    if source is not None:
+        of_source = (
+            select(items.c.id)
+            .join(sources, sources.c.id == items.c.source_id)
+            .where(sources.c.name == source)
+        )
+        query = query.where(deliveries.c.item_id.in_(of_source))
+    return list(connection.execute(query).scalars())
+
+
+def _settle_held(
+    connection: Connection,
+    ids: Collection[int],
+    source: str | None,
+    every: bool,
+    values: Mapping[str, Any],
+) -> Change:
+    found = _held_rows(connection, ids, source, every)
+    why_not = {**_WHY_NOT, DeliveryState.PENDING.value: "is not held (it is queued)"}
+    why_not |= {s: f"is not held (it is {s})" for s in _FAILED}
+    if found is None:
+        return _change(connection, ids, [DeliveryState.HELD.value], why_not, values)
+    if not found:
+        return Change(changed=0)
+    return _change(connection, found, [DeliveryState.HELD.value], why_not, values)
+
+
+def release(
+    connection: Connection,
+    *,
+    now: datetime,
+    ids: Collection[int] = (),
+    source: str | None = None,
+    every: bool = False,
+) -> Change:
+    """Let held rows go out: pending, due now. Their age counts from now: a row held for a
+    week waits for the operator, not against the destination's ``max_age_hours``."""
+    values = {
+        "state": DeliveryState.PENDING.value,
+        "next_attempt_at": now,
+        "created_at": now,
+        "last_error": None,
+        "updated_at": now,
+    }
+    return _settle_held(connection, ids, source, every, values)
+
+
+def discard(
+    connection: Connection,
+    *,
+    now: datetime,
+    ids: Collection[int] = (),
+    source: str | None = None,
+    every: bool = False,
+) -> Change:
+    """Never send held rows: skipped, their ``last_error`` saying they were discarded and
+    what held them (``why`` shows both)."""
+    values = {
+        "state": DeliveryState.SKIPPED.value,
+        "last_error": literal(f"{DISCARDED}; it was held: ")
+        + func.coalesce(deliveries.c.last_error, ""),
+        "updated_at": now,
+    }
+    return _settle_held(connection, ids, source, every, values)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
@@ -32,7 +32,7 @@ from newsbote.enrich.teaser import teaser_from_text
 from newsbote.errors import FetchError, ParseError, RenderError
 from newsbote.fetch import Fetcher, next_check
 from newsbote.identify import Known, canonical_url, identify, item_key
-from newsbote.outbox import PostsInStore
+from newsbote.outbox import HOLD_APPROVAL, PostsInStore
 from newsbote.parse import Budget, parse_feed
 from newsbote.render import RenderContext, Renderer
 from newsbote.route import route_item
@@ -40,6 +40,8 @@ from newsbote.store import Store
 from newsbote.store.items import (
     Prepared,
     Recorded,
+    find_lookalikes,
+    identity_suspects,
     load_content,
     load_known,
     prepare_items,
@@ -145,9 +147,12 @@ async def poll_source(ctx: Context, source: SourceConfig, state: SourceState) ->
         feed = replace(feed, entries=())
         verdicts = await _full_text(ctx, source, verdicts, first_run_done=state.first_run_done)
         previous = await _previous_text(ctx, state.id, verdicts)
+        # new items that match stored ones by title and date: renumbered ids (a hold)
+        suspects = identity_suspects(verdicts, ctx.config.health, state.first_run_done)
+        lookalikes = await ctx.store.read(find_lookalikes, state.id, suspects) if suspects else ()
         # the rows are built here, before the transaction: it holds SQLite's write lock
         prepared = await work(
-            _plan_and_prepare, ctx, source, state, now, verdicts, feed, previous, budget
+            _plan_and_prepare, ctx, source, state, now, verdicts, feed, previous, budget, lookalikes
         )
     except ParseError as exc:
         return await _record_failure(ctx, source, state, now, str(exc), fetched.status, None)
@@ -233,6 +238,7 @@ def _plan_and_prepare(
     feed: ParsedFeed,
     previous: dict[str, str],
     budget: Budget,
+    lookalikes: Collection[str] = (),
 ) -> Prepared:
     """The last part, in a worker thread: the plans (routes, rendered messages) as rows."""
     plans = plan_items(
@@ -244,8 +250,12 @@ def _plan_and_prepare(
         first_run_done=state.first_run_done,
         previous=previous,
         budget=budget,
+        lookalikes=lookalikes,
     )
-    return prepare_items(state.id, plans, now, ctx.in_store, feed.title or source.name)
+    language = source.language or ctx.config.language
+    return prepare_items(
+        state.id, plans, now, ctx.in_store, feed.title or source.name, language=language
+    )
 
 
 def sanitize_verdicts(verdicts: Sequence[Verdict], budget: Budget | None = None) -> list[Verdict]:
@@ -470,14 +480,20 @@ def plan_items(
     first_run_done: bool,
     previous: Mapping[str, str] | None = None,
     budget: Budget | None = None,
+    lookalikes: Collection[str] = (),
 ) -> list[Plan]:
     """Decide, for each verdict, what to store and which messages to enqueue. Pure but for templates.
 
     ``previous`` holds the stored text of changed items by key, for the routes'
     ``min_change`` threshold (an item missing from it counts as wholly changed).
-    ``budget`` is checked before each verdict.
+    ``budget`` is checked before each verdict. ``lookalikes`` are the keys of new items
+    that match a stored item of the source by title and date (see :func:`poll_hold`).
+
+    Messages wait for the operator (``Plan.held``) where their route wants approval,
+    and every new item's do where the whole poll is held (:func:`poll_hold`).
     """
     allowed = None if first_run_done else first_run_selection(verdicts, source.first_run)
+    hold = poll_hold(verdicts, config, first_run_done=first_run_done, lookalikes=lookalikes)
     language = source.language or config.language
     context = RenderContext(
         bot=config.bot, language=language, source_title=feed.title or source.name
@@ -519,8 +535,13 @@ def plan_items(
             plans.append(Plan(verdict, decision, why))
             continue
         messages: list[Message] = []
+        held: dict[str, str] = {}
         try:
             for target in targets:
+                if target.route.approve:
+                    held[target.destination] = HOLD_APPROVAL
+                elif hold is not None and not updating:
+                    held[target.destination] = hold
                 destination = config.destination(target.destination)
                 kind = kinds[destination.kind]
                 limit = _limit((destination.model_extra or {}).get("max_length"), kind.max_length)
@@ -544,12 +565,41 @@ def plan_items(
             plans.append(Plan(verdict, Decision.RENDER_FAILED, str(exc)))
             continue
         decision = Decision.UPDATED if updating else Decision.QUEUED
-        plans.append(
-            Plan(
-                verdict,
-                decision,
-                f"{verdict.reason}; " + "; ".join(route_reasons),
-                tuple(messages),
-            )
-        )
+        why = f"{verdict.reason}; " + "; ".join(route_reasons)
+        if hold is not None and not updating:
+            why += f"; held for the operator ({hold})"
+        plans.append(Plan(verdict, decision, why, tuple(messages), held))
     return plans
+
+
+def poll_hold(
+    verdicts: Sequence[Verdict],
+    config: Config,
+    *,
+    first_run_done: bool,
+    lookalikes: Collection[str] = (),
+) -> str | None:
+    """Why this poll's new items wait for the operator, or None (they go out).
+
+    Only a source past its first run is judged (a first run holds back by its own rule).
+
+    - A flood: more new items than ``[health] flood_limit`` in one poll.
+    - An unstable identity: of the poll's items, ``[health] unstable_share`` or more (and
+      at least two) are new to identify, yet match a stored item of the source by title and
+      publication date (``lookalikes``): the publisher renumbered its ids or moved its
+      links in a way the canonical link does not catch.
+
+    Changed items are not held: their ids are known, so their updates are no surprise.
+    """
+    if not first_run_done:
+        return None
+    new = sum(1 for v in verdicts if v.outcome is Outcome.NEW)
+    if new > config.health.flood_limit:
+        return f"flood: {new} new items in one poll"
+    count = len(lookalikes)
+    if count >= 2 and count >= config.health.unstable_share * len(verdicts):
+        return (
+            f"unstable identity: {count} of {len(verdicts)} items have new ids but the "
+            "title and date of a stored item"
+        )
+    return None

@@ -295,6 +295,10 @@ class RouteConfig(Model):
     min_change: float = Field(
         0.0, ge=0, le=1, description="pass on an update only if this fraction of words changed"
     )
+    approve: StrictBool = Field(
+        False,
+        description="hold this route's deliveries until released (newsbote held / release / discard)",
+    )
 
 
 class Config(Model):

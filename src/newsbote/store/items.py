@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from newsbote.config.schema import HealthConfig
 from newsbote.enrich.sanitize import sanitize_entry
 from newsbote.identify import Known
-from newsbote.outbox import NewPost, PostsInStore, idempotency_key
+from newsbote.outbox import HOLD_APPROVAL, NewPost, PostsInStore, idempotency_key
 from newsbote.store.bulk import bulk_insert
+from newsbote.store.notices import add_notice, source_subject
 from newsbote.store.schema import deliveries, events, items, sources
-from newsbote.types import Decision, DeliveryState, Message, Outcome, Plan
+from newsbote.types import Decision, DeliveryState, Message, Outcome, Plan, Verdict
 
 
 def insert_ignoring_conflicts(connection: Connection, table: Table) -> Any:
@@ -86,6 +89,51 @@ def load_known(
     )
 
 
+Suspect = tuple[str, str, datetime]
+"""A new item that may be a stored one under a new id: its key, title and publication date."""
+
+
+def _title(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def identity_suspects(
+    verdicts: Sequence[Verdict], health: HealthConfig, first_run_done: bool
+) -> list[Suspect]:
+    """The dated new items of a poll worth looking up by title and date, or none where
+    they could not make an unstable identity (``pipeline.poll_hold``) whatever the answer:
+    most polls bring one new item or none, and ask the store nothing more."""
+    new = [v.item for v in verdicts if v.outcome is Outcome.NEW]
+    if not first_run_done or len(new) < 2 or len(new) < health.unstable_share * len(verdicts):
+        return []
+    return [(i.key, i.entry.title, i.entry.published) for i in new if i.entry.published]
+
+
+def find_lookalikes(
+    connection: Connection, source_id: int, suspects: Sequence[Suspect]
+) -> frozenset[str]:
+    """Keys of the ``suspects`` whose title (whitespace and case aside) and publication
+    date (to the second) are those of an item the source stored before."""
+    wanted: dict[tuple[str, datetime], list[str]] = {}
+    for key, title, published in suspects:
+        moment = published.astimezone(UTC).replace(microsecond=0)
+        wanted.setdefault((_title(title), moment), []).append(key)
+    titles = sorted({title for _, title, _ in suspects})
+    found: set[str] = set()
+    for start in range(0, len(titles), 500):
+        rows = connection.execute(
+            select(items.c.title, items.c.published).where(
+                items.c.source_id == source_id,
+                items.c.published.is_not(None),
+                items.c.title.in_(titles[start : start + 500]),
+            )
+        )
+        for row in rows:
+            moment = row.published.astimezone(UTC).replace(microsecond=0)
+            found.update(wanted.get((_title(row.title), moment), ()))
+    return frozenset(found)
+
+
 @lru_cache(maxsize=64)
 def _known_sql(keys: int, links: int) -> str:
     """``_KNOWN`` for SQLite with this many keys and links (only ``?`` go in: no values)."""
@@ -147,6 +195,8 @@ class Prepared:
     ledger: Sequence[_LedgerRow]
     in_store: Mapping[str, PostsInStore]
     source_title: str | None
+    notice: tuple[str, str] | None = None
+    """The hold to announce, as (source name, text), where this poll's new items wait."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +215,11 @@ def prepare_items(
     now: datetime,
     in_store: Mapping[str, PostsInStore] | None = None,
     source_title: str | None = None,
+    *,
+    language: str = "de",
 ) -> Prepared:
-    """The rows :func:`write_items` writes for these plans (see :func:`record_items`)."""
+    """The rows :func:`write_items` writes for these plans (see :func:`record_items`);
+    ``language`` is the one a hold's notice is written in."""
     ordered = _oldest_first(list(plans))
     new = [p for p in ordered if p.verdict.outcome is Outcome.NEW]
     in_store = in_store or {}
@@ -175,7 +228,9 @@ def prepare_items(
             plan.verdict.item.key,
             message,
             _ledger_row(plan, message, source_id, now),
-            in_store.get(message.destination) if message.action in POSTED_NOW else None,
+            in_store.get(message.destination)
+            if message.action in POSTED_NOW and message.destination not in plan.held
+            else None,
         )
         for plan in ordered
         if plan.verdict.outcome is not Outcome.UNCHANGED
@@ -193,7 +248,49 @@ def prepare_items(
         ledger=ledger,
         in_store=in_store,
         source_title=source_title,
+        notice=_hold_notice(new, language),
     )
+
+
+HOLD_TEXTS = {
+    "de": {
+        "flood": "Die Quelle »{source}« hat auf einmal {count} neue Artikel geliefert.",
+        "unstable identity": (
+            "Die Quelle »{source}« hat {count} Artikel unter neuen Kennungen geliefert, die "
+            "nach Titel und Datum schon bekannten gleichen."
+        ),
+        "then": (
+            "Ich halte sie zurück: newsbote release --source {name} "
+            "oder newsbote discard --source {name}."
+        ),
+    },
+    "en": {
+        "flood": "The source »{source}« delivered {count} new articles at once.",
+        "unstable identity": (
+            "The source »{source}« delivered {count} articles under new ids that match known "
+            "ones by title and date."
+        ),
+        "then": (
+            "I am holding them back: newsbote release --source {name} "
+            "or newsbote discard --source {name}."
+        ),
+    },
+}
+"""A hold's notice, by language and kind (the part of the reason before its colon)."""
+
+
+def _hold_notice(new: Sequence[Plan], language: str) -> tuple[str, str] | None:
+    """The notice of a poll whose new items wait (one per poll, not one per item); None
+    where none does but for a route's approval, which is a queue, not news."""
+    reasons = [r for p in new for r in p.held.values() if r != HOLD_APPROVAL]
+    if not reasons:
+        return None
+    kind = reasons[0].partition(":")[0]
+    texts = HOLD_TEXTS.get(language, HOLD_TEXTS["en"])
+    source = new[0].verdict.item.source
+    count = len(new) if kind == "flood" else sum(1 for p in new if p.held)
+    text = texts.get(kind, texts["flood"]).format(source=source, count=count)
+    return source, f"{text} {texts['then'].format(name=shlex.quote(source))}"
 
 
 def record_items(
@@ -239,6 +336,9 @@ def write_items(connection: Connection, prepared: Prepared) -> Recorded:
     for plan in prepared.changed:
         ids[plan.verdict.item.key] = _update_item(connection, source_id, plan, now)
     queued, duplicates, posted = _enqueue(connection, prepared, ids)
+    if prepared.notice is not None:
+        source, text = prepared.notice
+        add_notice(connection, kind="held", subject=source_subject(source), text=text, now=now)
     return Recorded(
         new_items=len(keys),
         changed_items=len(prepared.changed),
@@ -303,11 +403,13 @@ an edit waits for the runner, which has the post's receipt at hand."""
 
 
 def _ledger_row(plan: Plan, message: Message, source_id: int, now: datetime) -> dict[str, Any]:
+    held = plan.held.get(message.destination)
     return {
         "destination": message.destination,
         "dedupe_key": _dedupe_key(plan, source_id),
         "action": message.action,
-        "state": DeliveryState.PENDING.value,
+        "state": DeliveryState.PENDING.value if held is None else DeliveryState.HELD.value,
+        "last_error": held,
         "attempts": 0,
         "next_attempt_at": now,
         "title": message.title,
