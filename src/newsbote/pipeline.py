@@ -22,15 +22,16 @@ from newsbote.config.schema import Config, FirstRun, SourceConfig
 from newsbote.deliver import destination_kinds
 from newsbote.enrich.fulltext import (
     extract_article,
+    feed_kept,
     looks_like_teaser,
     page_too_large,
-    prefer_page,
     without_title,
 )
 from newsbote.enrich.sanitize import plain_text, sanitize_entry
 from newsbote.enrich.teaser import teaser_from_text
 from newsbote.errors import FetchError, ParseError, RenderError
 from newsbote.fetch import Fetcher, next_check
+from newsbote.health import source_failed
 from newsbote.identify import Known, canonical_url, identify, item_key
 from newsbote.outbox import HOLD_APPROVAL, PostsInStore
 from newsbote.parse import Budget, parse_feed
@@ -319,9 +320,18 @@ async def _full_text(
                 log.info("fulltext source=%s item=%s %s", source.name, verdict.item.key, too_large)
                 return replace(verdict, reason=f"{verdict.reason}; {too_large}, feed text kept")
             extracted = await asyncio.to_thread(extract_article, page.body, page.final_url)
-        reason = prefer_page(entry, extracted, source.fulltext) if extracted else None
-        if extracted is None or reason is None:
-            return verdict
+        kept = feed_kept(entry, extracted, source.fulltext)
+        if kept is not None or extracted is None:
+            # never silently: an empty or boilerplate page says so in the item's reason
+            log.info(
+                "fulltext source=%s item=%s article page not used: %s",
+                source.name,
+                verdict.item.key,
+                kept,
+            )
+            return replace(
+                verdict, reason=f"{verdict.reason}; article page not used ({kept}), feed text kept"
+            )
         body = without_title(extracted.html, entry.title)
         full = replace(
             entry, content_html=body, text=plain_text(body), image=entry.image or extracted.image
@@ -409,6 +419,16 @@ async def _record_failure(
         retry_after=retry_after,
         errors=errors,
     )
+    # failing, or disabled (gone, or failing for [health] disable_after): the service
+    # announces the change to the [health] notify destinations
+    health = source_failed(
+        state.health,
+        now=now,
+        message=message,
+        http_status=http_status,
+        disable_after=ctx.config.health.disable_after,
+        gone=gone,
+    )
     await ctx.store.run_grouped(
         record_error,
         state.id,
@@ -416,10 +436,22 @@ async def _record_failure(
         next_check_at=next_at,
         message=message,
         http_status=http_status,
-        disable=gone,
+        health=health,
     )
-    log.warning("poll source=%s status=error errors=%d error=%s", source.name, errors, message)
-    return PollReport(source.name, "gone" if gone else "error", http_status, error=message)
+    log.warning(
+        "poll source=%s status=error errors=%d health=%s error=%s",
+        source.name,
+        errors,
+        health.state,
+        message,
+    )
+    disabled = health.state == "disabled"
+    return PollReport(
+        source.name,
+        "gone" if gone else "disabled" if disabled else "error",
+        http_status,
+        error=message,
+    )
 
 
 def first_run_selection(verdicts: Sequence[Verdict], rule: FirstRun) -> set[str]:

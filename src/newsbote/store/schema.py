@@ -74,6 +74,7 @@ sources = Table(
     Column("health", String(10), nullable=False, default="ok", server_default="ok"),
     Column("health_reason", String(30)),
     Column("failing_since", UTCDateTime()),
+    Column("announced", String(10), nullable=False, default="ok", server_default="ok"),
 )
 
 items = Table(
@@ -175,6 +176,9 @@ destination_health = Table(
     Column("last_error_at", UTCDateTime()),
     Column("reason", String(30)),
     Column("reason_text", Text),
+    Column("announced", String(10), nullable=False, default="ok"),
+    # the destination's config when it was disabled: a changed config enables it again
+    Column("config_hash", String(64)),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 

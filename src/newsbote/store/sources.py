@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     func,
     literal_column,
     or_,
@@ -30,9 +31,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import Insert
 
 from newsbote.config.schema import SourceConfig
+from newsbote.health import FLOODING, GONE, UNSTABLE_IDENTITY, Health
 from newsbote.store.bulk import execute_many
 from newsbote.store.claims import chosen
 from newsbote.store.schema import sources
+
+HOLD_REASONS = (FLOODING, UNSTABLE_IDENTITY)
+"""Reasons a source's new items are held (the source itself keeps being polled)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,8 @@ class SourceState:
     errors: int
     first_run_done: bool
     disabled_reason: str | None
+    health: Health
+    """The source's health (:mod:`newsbote.health`) when it was read."""
 
 
 def _state(row: Any) -> SourceState:
@@ -59,6 +66,21 @@ def _state(row: Any) -> SourceState:
         errors=row.errors,
         first_run_done=row.first_run_done,
         disabled_reason=row.disabled_reason,
+        health=health_of(row),
+    )
+
+
+def health_of(row: Any) -> Health:
+    """A source row's health."""
+    return Health(
+        name=row.name,
+        state=row.health,
+        since=row.failing_since,
+        failures=row.errors,
+        last_error=row.last_error,
+        reason=row.health_reason,
+        reason_text=row.disabled_reason,
+        announced=row.announced,
     )
 
 
@@ -104,6 +126,10 @@ def sync_sources(connection: Connection, configured: Sequence[SourceConfig], now
                     errors=0,
                     disabled_reason=None,
                     next_check_at=now,
+                    health="ok",
+                    health_reason=None,
+                    failing_since=None,
+                    announced="ok",
                 )
             )
 
@@ -207,6 +233,16 @@ _RECORD_FETCH = (
         next_check_at=bindparam("next_check_at"),
         lease_until=None,
         errors=0,
+        health="ok",
+        failing_since=None,
+        # literal constants: the statement is compiled once for the DBAPI's executemany
+        health_reason=case(
+            (
+                sources.c.health_reason.in_([literal_column(f"'{r}'") for r in HOLD_REASONS]),
+                sources.c.health_reason,
+            ),
+            else_=None,
+        ),
         etag=bindparam("etag"),
         last_modified=bindparam("last_modified"),
         url=func.coalesce(bindparam("url", type_=Text), sources.c.url),
@@ -231,7 +267,9 @@ def record_fetch(
     title: str | None = None,
     first_run_done: bool | None = None,
 ) -> None:
-    """A successful poll (200 or 304): clear errors, store validators and the next check."""
+    """A successful poll (200 or 304): clear errors (the source is healthy again: an
+    announced failure is followed by a "recovered" notice), store validators and the next
+    check."""
     execute_many(
         connection,
         _RECORD_FETCH,
@@ -259,9 +297,17 @@ def record_error(
     next_check_at: datetime,
     message: str,
     http_status: int | None,
+    health: Health | None = None,
     disable: bool = False,
 ) -> None:
-    """A failed poll: count it, keep the message, and disable the source if it is gone."""
+    """A failed poll: count it, keep the message and the source's new ``health`` (from
+    :func:`newsbote.health.source_failed`); a disabled health disables the source, its
+    reason text kept in ``disabled_reason``. Without ``health``, ``disable`` disables it
+    with ``message`` as the reason (gone)."""
+    if health is None:
+        health = Health("", state="disabled" if disable else "failing", since=now)
+        if disable:
+            health = replace(health, reason=GONE, reason_text=message)
     values: dict[str, Any] = {
         "fetched_at": now,
         "http_status": http_status,
@@ -270,9 +316,12 @@ def record_error(
         "errors": sources.c.errors + 1,
         "last_error": message,
         "last_error_at": now,
+        "health": health.state,
+        "failing_since": func.coalesce(sources.c.failing_since, health.since or now),
+        "health_reason": health.reason,
     }
-    if disable:
-        values["disabled_reason"] = message
+    if health.state == "disabled":
+        values["disabled_reason"] = health.reason_text or message
     connection.execute(update(sources).where(sources.c.id == source_id).values(**values))
 
 
@@ -327,10 +376,38 @@ def release(connection: Connection, source_ids: Sequence[int]) -> None:
 
 
 def enable(connection: Connection, name: str, now: datetime) -> bool:
-    """Clear a source's disabled reason (after a 410 the operator can try again)."""
+    """Clear a source's disabled reason (after a 410 the operator can try again); its
+    health is ok and known to be (the operator needs no notice of their own act)."""
     result = connection.execute(
         update(sources)
         .where(sources.c.name == name)
-        .values(disabled_reason=None, errors=0, next_check_at=now)
+        .values(
+            disabled_reason=None,
+            errors=0,
+            next_check_at=now,
+            health="ok",
+            health_reason=None,
+            failing_since=None,
+            announced="ok",
+        )
     )
     return result.rowcount > 0
+
+
+def note_hold(connection: Connection, source_id: int, reason: str) -> None:
+    """Mark a source whose new items are held for the operator (``flooding`` or
+    ``unstable_identity``); ``status`` shows it until :func:`clear_hold`."""
+    if reason not in HOLD_REASONS:
+        raise ValueError(f"a hold's reason is one of {sorted(HOLD_REASONS)}, not {reason!r}")
+    connection.execute(
+        update(sources).where(sources.c.id == source_id).values(health_reason=reason)
+    )
+
+
+def clear_hold(connection: Connection, source_id: int) -> None:
+    """The operator released or discarded a source's held items."""
+    connection.execute(
+        update(sources)
+        .where(sources.c.id == source_id, sources.c.health_reason.in_(HOLD_REASONS))
+        .values(health_reason=None)
+    )

@@ -27,12 +27,19 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("health_reason", sa.String(length=30), nullable=True))
         batch_op.add_column(sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("announced", sa.String(length=10), nullable=False, server_default="ok")
+        )
     # a source disabled before health existed was disabled because it was gone (410)
+    # (and the operator saw it in status: it is not announced again)
     op.execute(
-        "UPDATE sources SET health = 'disabled', health_reason = 'gone'"
+        "UPDATE sources SET health = 'disabled', health_reason = 'gone', announced = 'disabled'"
         " WHERE disabled_reason IS NOT NULL"
     )
-    op.execute("UPDATE sources SET health = 'failing' WHERE health = 'ok' AND errors > 0")
+    op.execute(
+        "UPDATE sources SET health = 'failing', failing_since = last_error_at"
+        " WHERE health = 'ok' AND errors > 0"
+    )
     op.create_table(
         "destination_health",
         sa.Column("destination", sa.String(length=200), nullable=False),
@@ -43,6 +50,8 @@ def upgrade() -> None:
         sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reason", sa.String(length=30), nullable=True),
         sa.Column("reason_text", sa.Text(), nullable=True),
+        sa.Column("announced", sa.String(length=10), nullable=False),
+        sa.Column("config_hash", sa.String(length=64), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("destination"),
     )
@@ -89,6 +98,7 @@ def downgrade() -> None:
     op.drop_table("notices")
     op.drop_table("destination_health")
     with op.batch_alter_table("sources", schema=None) as batch_op:
+        batch_op.drop_column("announced")
         batch_op.drop_column("failing_since")
         batch_op.drop_column("health_reason")
         batch_op.drop_column("health")
