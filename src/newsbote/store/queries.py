@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
+from newsbote.fate import Judged, fates
 from newsbote.identify import canonical_url
 from newsbote.store.schema import deliveries, events, items, sources
 
@@ -30,10 +32,18 @@ class Explanation:
     source: Any
     events: list[Any]
     deliveries: list[Any]
+    fates: list[Judged] = field(default_factory=list)
+    """Its fate at each destination (:func:`newsbote.fate.fates`)."""
 
 
-def explain(connection: Connection, query: str) -> list[Explanation]:
-    """Items whose key, link or canonical link is ``query``."""
+def explain(
+    connection: Connection,
+    query: str,
+    routes: Mapping[str, Sequence[Sequence[str]]] | None = None,
+) -> list[Explanation]:
+    """Items whose key, link or canonical link is ``query``, each with its fate at each
+    destination; ``routes`` gives, by source name, the destinations of its routes in
+    order (without it, only destinations with ledger rows have a fate of their own)."""
     canonical = canonical_url(query)
     conditions = [items.c.key == query, items.c.link == query]
     if canonical:
@@ -50,5 +60,6 @@ def explain(connection: Connection, query: str) -> list[Explanation]:
         item_deliveries = connection.execute(
             select(deliveries).where(deliveries.c.item_id == item.id).order_by(deliveries.c.id)
         ).all()
-        result.append(Explanation(item, source, list(item_events), list(item_deliveries)))
+        judged = fates(item, item_deliveries, (routes or {}).get(source.name, ()))
+        result.append(Explanation(item, source, list(item_events), list(item_deliveries), judged))
     return result
