@@ -116,7 +116,7 @@ def _done(action: str) -> str:
 def _route_parts(reason: str) -> dict[int, str]:
     """The item reason's word per route: ``route 2: blocked by …`` as {2: "blocked by …"}."""
     parts: dict[int, str] = {}
-    for part in reason.split("; route ")[1:]:
+    for part in f"; {reason}".split("; route ")[1:]:
         number, _, said = part.partition(": ")
         if number.isdigit():
             parts.setdefault(int(number), said)
