@@ -22,9 +22,9 @@ from newsbote.config.schema import Config, FirstRun, SourceConfig
 from newsbote.deliver import destination_kinds
 from newsbote.enrich.fulltext import (
     extract_article,
+    feed_kept,
     looks_like_teaser,
     page_too_large,
-    prefer_page,
     without_title,
 )
 from newsbote.enrich.sanitize import plain_text, sanitize_entry
@@ -320,9 +320,18 @@ async def _full_text(
                 log.info("fulltext source=%s item=%s %s", source.name, verdict.item.key, too_large)
                 return replace(verdict, reason=f"{verdict.reason}; {too_large}, feed text kept")
             extracted = await asyncio.to_thread(extract_article, page.body, page.final_url)
-        reason = prefer_page(entry, extracted, source.fulltext) if extracted else None
-        if extracted is None or reason is None:
-            return verdict
+        kept = feed_kept(entry, extracted, source.fulltext)
+        if kept is not None or extracted is None:
+            # never silently: an empty or boilerplate page says so in the item's reason
+            log.info(
+                "fulltext source=%s item=%s article page not used: %s",
+                source.name,
+                verdict.item.key,
+                kept,
+            )
+            return replace(
+                verdict, reason=f"{verdict.reason}; article page not used ({kept}), feed text kept"
+            )
         body = without_title(extracted.html, entry.title)
         full = replace(
             entry, content_html=body, text=plain_text(body), image=entry.image or extracted.image
