@@ -83,7 +83,7 @@ async def test_held_for_approval_and_held_as_a_flood(
     feed_server.set("/blog.xml", rss(ITEMS[1:]))
     feed_server.set("/wait.xml", rss([("w1", "https://example.org/w1", "Warte")]))
     sources = [_source(feed_server), _source(feed_server, "wait")]
-    routes = [
+    routes: list[dict[str, Any]] = [
         {"sources": ["blog"], "destinations": ["board"]},
         {"sources": ["wait"], "destinations": ["board"], "approve": True},
     ]
