@@ -23,6 +23,7 @@ from newsbote.deliver.http import HttpDestination
 from newsbote.errors import DeliveryError, FetchError, StorageError
 from newsbote.fetch import Fetcher
 from newsbote.store import open_store
+from newsbote.store.engine import HEAD_REVISION
 from newsbote.store.schema import deliveries
 from newsbote.worker import build_destinations
 from tests.helpers import add_destination, feed_config, load, write_config
@@ -179,7 +180,7 @@ def test_the_first_start_logs_no_alembic_lines(
     names = [record.name for record in caplog.records]
     assert not [name for name in names if name.startswith("alembic")], names
     assert [r.getMessage() for r in caplog.records if r.name == "newsbote.store"] == [
-        f"store created url={sqlite_url} schema=0003"
+        f"store created url={sqlite_url} schema={HEAD_REVISION}"
     ]
 
 

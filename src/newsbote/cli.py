@@ -16,13 +16,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from newsbote import __version__, outbox
 from newsbote.cli_filter import filter_test_command
+from newsbote.cli_holds import discard_command, held_command, release_command, why_command
 from newsbote.config import (
     LoadedConfig,
     NewSource,
@@ -44,7 +44,7 @@ from newsbote.pipeline import PollReport, plan_items, sanitize_verdicts
 from newsbote.render import Renderer
 from newsbote.store import Store, open_store
 from newsbote.store.items import load_known
-from newsbote.store.queries import explain, item_counts, source_rows
+from newsbote.store.queries import item_counts, source_rows
 from newsbote.store.sources import enable, get_state
 from newsbote.types import DeliveryState
 from newsbote.worker import Service, build_destinations
@@ -586,53 +586,6 @@ def status(config: ConfigOption = None) -> None:
 
 
 @app.command()
-def why(query: str, config: ConfigOption = None) -> None:
-    """Explain an item (by URL, key or id): identity, first run, route, deliveries."""
-    loaded = _load(config)
-    store = _store(loaded)
-    try:
-        found = store.call(explain, query)
-    finally:
-        store.close()
-    if not found:
-        errors.print(
-            f"no stored item has the key, link or id {shown_markup(repr(query))} "
-            f"(canonical form: {shown_markup(canonical_url(query))})",
-            highlight=False,
-        )
-        raise typer.Exit(1)
-    for explanation in found:
-        item = explanation.item
-        lines = [
-            item.title or "",
-            f"source:      {explanation.source.name}",
-            f"identified:  by {item.key_kind} {item.key!r}",
-            f"link:        {item.link or '–'} (canonical {item.canonical_url or '–'})",
-            f"first seen:  {_when(item.first_seen_at)}; version {item.version}",
-            f"decision:    {item.decision}: {item.reason}",
-        ]
-        for event in explanation.events:
-            lines.append(f"event:       {_when(event.at)} {event.kind}: {event.message}")
-        for row in explanation.deliveries:
-            remote = f" → {row.remote_url or row.remote_id}" if row.remote_id else ""
-            error = f" (last error: {row.last_error})" if row.last_error else ""
-            lines.append(
-                f"delivery:    #{row.id} {row.destination} v{row.version} {row.action}: "
-                f"{row.state} after {row.attempts} attempt(s){remote}{error}"
-            )
-        if not explanation.deliveries:
-            lines.append("delivery:    none queued")
-        console.print(
-            Panel(
-                Text("\n".join(shown(line) for line in lines)),
-                title=f"item #{item.id}",
-                title_align="left",
-            ),
-            highlight=False,
-        )
-
-
-@app.command()
 def preview(
     source: Annotated[str, typer.Argument(help="source name or URL")],
     config: ConfigOption = None,
@@ -736,7 +689,8 @@ async def _preview(loaded: LoadedConfig, name: str, limit: int) -> None:
 def deliveries(
     config: ConfigOption = None,
     state: Annotated[
-        str | None, typer.Option(help="pending, sending, sent, failed, dead, unknown, skipped")
+        str | None,
+        typer.Option(help="pending, sending, sent, failed, dead, unknown, skipped, held"),
     ] = None,
     destination: Annotated[str | None, typer.Option(help="only this destination")] = None,
     source: Annotated[str | None, typer.Option(help="only items of this source")] = None,
@@ -919,6 +873,10 @@ def version() -> None:
 
 
 app.command("filter-test")(filter_test_command)
+app.command("why")(why_command)
+app.command("held")(held_command)
+app.command("release")(release_command)
+app.command("discard")(discard_command)
 
 
 def main() -> None:

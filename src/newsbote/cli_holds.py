@@ -181,6 +181,8 @@ def why_lines(explanation: Explanation) -> list[str]:
             f"delivery:    #{row.id} {row.destination} v{row.version} {row.action}: "
             f"{row.state} after {row.attempts} attempt(s){remote}{error}"
         )
+    if not explanation.deliveries:
+        lines.append("delivery:    none queued")
     for judged in explanation.fates:
         where = judged.destination or "every destination"
         lines.append(f"outcome:     {where}: {judged.fate.value}: {judged.detail}")
