@@ -876,24 +876,17 @@ def run(documents: Iterable[Document]) -> Run:
 
 
 # What a difference still means when the intended file is rewritten (see write_intended).
-PENDING = {
-    "parsed": "Only one parser finds a feed in this document (phase 1: to review per document).",
-    "entries": "The parsers count the entries of this broken document differently (phase 1: to review).",
-    "feed.title": "Title text differs: encoding, an entity or a feed-level element newsbote does not read (phase 1: gap of issue 13, to fix or justify).",
-    "feed.link": "newsbote reads another feed link (feedparser falls back to the Atom id, or resolves against another base) (phase 1: to review).",
-    "feed.language": "fastfeedparser does not read the feed's language (RSS <language>, dc:language, xml:lang) (phase 1: gap, to fix).",
-    "id": "newsbote takes the link as the id when there is no guid/id (fastfeedparser's fallback); feedparser leaves it empty or resolves a relative guid (phase 1: to review).",
-    "link": "Entry link differs: xml:base, an Atom id taken as link, guid permalinks (phase 1: gap of issue 13 class 4/5, to fix or justify).",
-    "title": "Entry title text differs: cut at an entity or at unescaped markup, xhtml titles unread, windows-1252 bytes, script text (phase 1: gap of issue 13, to fix).",
-    "summary": "Summary text or links differ: entities cut the text, xhtml/base64/media:description unread, xml:base ignored (phase 1: gap of issue 13, to fix or justify).",
-    "content": "Content text or links differ: entities cut the text, body/xhtml:body/fullitem unread, xml:base ignored (phase 1: gap of issue 13, to fix or justify).",
-    "published": "Another date element is chosen, or one parser cannot read the date (phase 1: to review).",
-    "updated": "newsbote does not keep the updated date feedparser reads (dc:date, atom:updated, modified) (phase 1: gap, to fix).",
-    "author": "Author differs: the RSS author element's email, several authors, or another element (phase 1: to review).",
-    "categories": "Categories differ: itunes:keywords, dc:subject and media:category that fastfeedparser does not read (phase 1: to review).",
-    "enclosures": "newsbote keeps no enclosures (podcast audio links are lost) (phase 1: gap of issue 13, to fix).",
-    "image": "Lead image differs: media:group thumbnails and media:content unread, or xml:base ignored (phase 1: gap, to fix).",
-}
+PENDING = dict.fromkeys(
+    (
+        "parsed",
+        "entries",
+        "feed.title",
+        "feed.link",
+        "feed.language",
+        *_ENTRY_FIELDS,
+    ),
+    "A new difference: fix newsbote's reading, or replace this with why it is meant.",
+)
 
 
 def main(argv: Sequence[str]) -> None:

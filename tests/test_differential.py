@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from newsbote.parse import parse_feed, prepare_xml
+from newsbote.types import Enclosure, ParsedFeed
 from tests.differential import (
     CLASSES,
     Difference,
@@ -109,3 +111,88 @@ def test_every_class_of_intended_differences_is_defined() -> None:
     for row in load_intended():
         assert row.reason
         assert row.kind is None or row.kind in CLASSES
+
+
+# -- what the differential test found, proved one by one --------------------------------
+
+
+def _edge(name: str, **kwargs: object) -> ParsedFeed:
+    document = next(d for d in edge_documents() if d.name == f"edge/{name}")
+    return parse_feed(document.body, document.url, document.content_type, **kwargs)  # type: ignore[arg-type]
+
+
+def test_named_html_entities_are_read_not_cut() -> None:
+    entry = _edge("entities_rss2.xml").entries[0]
+    assert entry.title == "café text"
+    assert entry.text == "Hello world — part two & “three”"
+
+
+def test_an_entity_in_cdata_stays_text_and_an_undefined_one_is_dropped() -> None:
+    document = prepare_xml(
+        b"<rss><channel><title>A&bogus;B</title><item><description><![CDATA[x &nbsp; y]]>"
+        b"</description></item></channel></rss>",
+        "https://e.example/",
+    )
+    assert b"A" + b"B</title>" in document
+    assert b"<![CDATA[x &nbsp; y]]>" in document
+
+
+def test_windows_1252_bytes_under_a_latin_1_label_are_quotes_and_dashes() -> None:
+    entry = _edge("latin1_label_cp1252_bytes.xml").entries[0]
+    assert entry.title == "It’s “quoted” — café"
+    assert "\x92" not in entry.text and "€5" in entry.text
+    header = _edge("latin1_header_cp1252_bytes.xml").entries[0]
+    assert header.title == "It’s “quoted”"
+
+
+def test_enclosures_reach_the_entry() -> None:
+    (rss,) = _edge("rss2_enclosure.xml").entries
+    assert rss.enclosures == (Enclosure("https://edge.example/ep1.mp3", "audio/mpeg", 12345678),)
+    (atom,) = _edge("atom10_enclosure.xml").entries
+    assert atom.enclosures == (Enclosure("https://edge.example/ep2.m4a", "audio/x-m4a", 2345),)
+
+
+def test_a_youtube_entry_has_its_description_and_thumbnail() -> None:
+    (entry,) = _edge("atom10_media_group.xml").entries
+    assert entry.text == "What the video is about, in full."
+    assert entry.image == "https://edge.example/vi/yt/hqdefault.jpg"
+
+
+def test_xhtml_titles_and_summaries_are_read() -> None:
+    (entry,) = _edge("atom10_xhtml_title_summary.xml").entries
+    assert entry.title == "An xhtml title"
+    assert 'href="https://edge.example/s"' in entry.summary_html
+
+
+def test_bodies_base64_and_unescaped_markup_are_read() -> None:
+    assert _edge("rss2_body.xml").entries[0].text == "The whole article from body."
+    assert _edge("rss2_fullitem.xml").entries[0].text == "Some bold text and a link."
+    assert _edge("atom03_base64.xml").entries[0].text == "Decoded from base64."
+    unescaped = _edge("rss2_unescaped_markup.xml").entries[0]
+    assert unescaped.title == "A big day"
+    assert unescaped.text == "Some bold text and a link after."
+
+
+def test_xml_base_and_content_location_are_the_base() -> None:
+    first, second = _edge("atom10_xml_base.xml").entries
+    assert 'href="https://base.example/blog/page.html"' in first.content_html
+    assert second.link == "https://other.example/posts/r2.html"
+    assert 'href="https://other.example/posts/page.html"' in second.content_html
+    moved = _edge("content_location.xml", content_location="https://moved.example/feeds/atom.xml")
+    assert moved.entries[0].link == "https://moved.example/feeds/c1"
+
+
+def test_script_text_is_not_a_title() -> None:
+    assert _edge("script_in_title.xml").entries[0].title == "Safe title"
+    assert _edge("script_in_rss_title.xml").entries[0].title == "Visible title"
+
+
+def test_a_text_summary_keeps_its_angle_brackets_as_text() -> None:
+    (entry,) = _edge("variant_atom10.xml").entries
+    assert "Plain &lt;not a tag&gt; summary." in entry.summary_html
+
+
+def test_the_feed_language_is_read() -> None:
+    assert _edge("variant_rss20.xml").language == "en-GB"
+    assert _edge("variant_rss10.xml").language == "de"
+    assert _edge("variant_jsonfeed11.json").language == "fr-CA"

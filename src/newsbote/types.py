@@ -38,6 +38,17 @@ class Fetched:
 
 
 @dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A file an entry carries (a podcast's audio, a video), as the feed describes it."""
+
+    url: str
+    type: str = ""
+    """Its media type as the feed states it (``audio/mpeg``), or empty."""
+    length: int | None = None
+    """Its size in bytes as the feed states it (often wrong or 0; never fetched)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One entry of a parsed feed, as the publisher wrote it (HTML already sanitized)."""
 
@@ -55,6 +66,9 @@ class Entry:
     """The visible text of ``content_html``, whitespace collapsed (derived once, at parse)."""
     base: str | None = None
     """The URL relative links in the content are relative to."""
+    enclosures: tuple[Enclosure, ...] = ()
+    """Its files (RSS ``<enclosure>``, Atom ``rel="enclosure"``, JSON Feed attachments),
+    URLs absolute, each passed by ``urls.web_url``."""
     sanitized: bool = True
     """False for an entry straight from the feed (``parse_feed(..., sanitize=False)``):
     its HTML is the publisher's and must pass ``enrich.sanitize_entry`` before use."""
@@ -77,6 +91,7 @@ class Entry:
             image,
             text,
             self.base,
+            self.enclosures,
             True,
         )
 

@@ -3,7 +3,10 @@
 Handles gzip bodies stored without a Content-Encoding, byte order marks,
 UTF-16 without a BOM, declared charsets that lie (latin-1 declared over UTF-8
 bytes and the reverse), and strips the DOCTYPE so that no parser ever sees an
-entity declaration: nothing expands, nothing external is loaded.
+entity declaration: nothing expands, nothing external is loaded. A latin-1 or
+ASCII label means windows-1252, as the WHATWG Encoding Standard (and every
+browser) reads it: its bytes 0x80-0x9F are ’ “ — €, not C1 controls. Named HTML
+entities become characters (:mod:`newsbote.parse.entities`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 import zlib
 
 from newsbote.errors import ParseError
+from newsbote.parse.entities import map_html_entities
 
 log = logging.getLogger("newsbote.parse")
 
@@ -25,6 +29,32 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)  # on a 
 # A numeric character reference: an attempt at each "&#" reads its digits once.
 _NUMERIC_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,16}));")
 _SINGLE_BYTE = {"iso8859-1", "latin-1", "cp1252", "ascii", "iso8859-15", "latin_1", "us-ascii"}
+# The labels the WHATWG Encoding Standard maps to windows-1252 (by their Python codec names).
+_WINDOWS_1252 = {"iso8859-1", "latin-1", "latin_1", "ascii", "us-ascii", "cp1252"}
+
+
+def _c1_controls(error: UnicodeError) -> tuple[str, int]:
+    """The five bytes windows-1252 leaves undefined (0x81 0x8D 0x8F 0x90 0x9D) are U+0081..."""
+    assert isinstance(error, UnicodeDecodeError)
+    return "".join(chr(b) for b in error.object[error.start : error.end]), error.end
+
+
+codecs.register_error("newsbote-windows-1252", _c1_controls)
+
+
+def _mostly_utf8(body: bytes) -> str | None:
+    """UTF-8 text with a few stray bytes (each becomes U+FFFD), or None for another charset:
+    windows-1252 text is invalid UTF-8 at nearly every non-ASCII byte, UTF-8 text at few."""
+    text = body.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd")
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    return text if invalid * 20 < non_ascii - invalid else None
+
+
+def _windows_1252(body: bytes) -> str:
+    return body.decode("cp1252", errors="newsbote-windows-1252")
+
+
 MAX_INFLATE = 64 * 1024 * 1024
 """What a gzip body may inflate to when the caller gives no limit of its own."""
 
@@ -90,8 +120,8 @@ def decode_text(
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:
-            if declared in (None, "utf-8"):
-                return body.decode("cp1252", errors="replace")
+            if declared in (None, "utf-8") or declared in _WINDOWS_1252:
+                return _mostly_utf8(body) or _windows_1252(body)
     return body.decode(declared or "utf-8", errors="replace")
 
 
@@ -112,7 +142,8 @@ def prepare_xml(
         head = "".join(kept)
     if "<!ENTITY" in head.upper():
         raise ParseError(url, "the document declares entities outside a DOCTYPE; refusing to parse")
-    document = ('<?xml version="1.0" encoding="utf-8"?>\n' + head + text[head_end:]).encode("utf-8")
+    body_text = map_html_entities(text[head_end:])
+    document = ('<?xml version="1.0" encoding="utf-8"?>\n' + head + body_text).encode("utf-8")
     # "#" first: a search for one byte is fifty times faster than one for two
     if b"#" in document and b"&#" in document:
         return _valid_references(document, url)

@@ -1,10 +1,11 @@
 """Feed documents into :class:`ParsedFeed`.
 
-fastfeedparser does the work (about 78x faster than feedparser on large
-feeds); feedparser, which recovers more broken documents, takes over where the
-fast parser fails or finds nothing. Both see only the UTF-8, DOCTYPE-free
-bytes :func:`prepare_xml` makes, so no entity is ever expanded. Entry HTML is
-sanitized here, before anything stores or renders it.
+:func:`newsbote.parse.read.read_xml` chooses the parser: fastfeedparser, completed by
+an lxml pass where a pre-scan of the bytes asks for it, or feedparser for the rare
+documents fastfeedparser misreads and where it fails. Both see only the UTF-8,
+DOCTYPE-free bytes :func:`prepare_xml` makes, named HTML entities already characters,
+so no entity is ever expanded. Entry HTML is sanitized here, before anything stores or
+renders it. ``tests/test_differential.py`` holds the reading to feedparser's.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ import fastfeedparser
 from newsbote.enrich.sanitize import (
     has_relative_urls,
     is_tracking_pixel,
-    plain_text,
     raw_text,
     sanitize_entry,
 )
 from newsbote.errors import ParseError
 from newsbote.parse.budget import Budget
 from newsbote.parse.decode import MAX_INFLATE, decode_text, prepare_xml
+from newsbote.parse.extra import Extra
+from newsbote.parse.fields import author_name, cover, enclosures, is_excerpt, media_description
+from newsbote.parse.read import read_xml, short
 from newsbote.types import Entry, ParsedFeed
 
 log = logging.getLogger("newsbote.parse")
@@ -65,6 +68,7 @@ def parse_feed(
     sanitize: bool = True,
     max_bytes: int = MAX_INFLATE,
     budget: Budget | None = None,
+    content_location: str | None = None,
 ) -> ParsedFeed:
     """Parse a fetched document; raises :class:`ParseError` naming ``url`` when unusable.
 
@@ -73,9 +77,16 @@ def parse_feed(
     ``max_bytes`` caps what a gzip body inflates to; ``budget`` is checked between
     steps and entries. Text that no encoder takes (a lone surrogate, which only JSON
     can carry: XML's character references to one are replaced by :func:`prepare_xml`)
-    becomes U+FFFD, logged once.
+    becomes U+FFFD, logged once. ``content_location`` (the HTTP header) is the base of
+    relative URLs instead of ``url``.
     """
-    feed = _parse(body, url, content_type, max_bytes, budget)
+    base = url
+    if content_location:
+        try:
+            base = urljoin(url, content_location.strip())
+        except ValueError:
+            base = url
+    feed = _parse(body, url, content_type, max_bytes, budget, base)
     if not sanitize:
         return feed
     entries: list[Entry] = []
@@ -119,26 +130,34 @@ def _without_surrogates(feed: ParsedFeed) -> tuple[ParsedFeed, int]:
 
 
 def _parse(
-    body: bytes, url: str, content_type: str, max_bytes: int, budget: Budget | None
+    body: bytes,
+    url: str,
+    content_type: str,
+    max_bytes: int,
+    budget: Budget | None,
+    base: str,
 ) -> ParsedFeed:
     if not body.strip():
         raise ParseError(url, "the document is empty")
     stripped = body.lstrip()
     is_json = stripped[:1] in (b"{", b"[") or "json" in content_type.lower()
     if is_json:
-        return _parse_json(body, url, content_type, max_bytes, budget)
+        return _parse_json(body, url, content_type, max_bytes, budget, base)
     document = prepare_xml(body, url, content_type, max_bytes=max_bytes)
-    ttl = _ttl(document)
-    fast_error: Exception | None = None
-    try:
-        raw = fastfeedparser.parse(document)
-        if raw.get("entries") or raw.get("feed", {}).get("title"):
-            return _build(raw, url, ttl, "fastfeedparser", iso_dates=True, budget=budget)
-    except ParseError:
-        raise
-    except Exception as exc:
-        fast_error = exc
-    return _parse_fallback(document, url, ttl, fast_error, budget)
+    read = read_xml(document, url, base, budget)
+    if read.base:
+        base = _absolute(read.base, base) or base  # the feed element's xml:base
+    feed = _build(
+        read.raw,
+        url,
+        _ttl(document),
+        read.parser,
+        iso_dates=read.parser == "fastfeedparser",
+        budget=budget,
+        base=base,
+        extras=read.extras,
+    )
+    return replace(feed, language=feed.language or read.language)
 
 
 def _ttl(document: bytes) -> int | None:
@@ -147,28 +166,13 @@ def _ttl(document: bytes) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _parse_fallback(
-    document: bytes,
-    url: str,
-    ttl: int | None,
-    fast_error: Exception | None,
-    budget: Budget | None,
-) -> ParsedFeed:
-    import feedparser  # the fallback: imported (12 MB) only when a feed needs it
-
-    if budget is not None:
-        budget.check("parsing the feed")
-    raw = feedparser.parse(document, sanitize_html=False, resolve_relative_uris=False)
-    version = raw.get("version", "")
-    if not version and not raw.get("entries"):
-        reason = raw.get("bozo_exception") or fast_error or "no feed elements found"
-        raise ParseError(url, f"not an RSS, Atom or JSON feed ({_short(reason)})")
-    log.debug("parsed with feedparser fallback url=%s fast_error=%s", url, _short(fast_error))
-    return _build(raw, url, ttl, "feedparser", iso_dates=False, budget=budget)
-
-
 def _parse_json(
-    body: bytes, url: str, content_type: str, max_bytes: int, budget: Budget | None
+    body: bytes,
+    url: str,
+    content_type: str,
+    max_bytes: int,
+    budget: Budget | None,
+    base: str,
 ) -> ParsedFeed:
     text = decode_text(body, url, content_type, max_bytes=max_bytes)
     try:
@@ -197,9 +201,9 @@ def _parse_json(
     except RecursionError as exc:
         raise ParseError(url, "the JSON document is nested too deeply") from exc
     except Exception as exc:
-        raise ParseError(url, f"invalid JSON Feed: {_short(exc)}") from exc
+        raise ParseError(url, f"invalid JSON Feed: {short(exc)}") from exc
     feed, replaced = _without_surrogates(
-        _build(raw, url, None, "fastfeedparser", iso_dates=True, budget=budget)
+        _build(raw, url, None, "fastfeedparser", iso_dates=True, budget=budget, base=base)
     )
     if replaced:
         log.warning(
@@ -210,11 +214,6 @@ def _parse_json(
     return feed
 
 
-def _short(reason: object) -> str:
-    text = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
-    return text[:200]
-
-
 def _build(
     raw: Mapping[str, Any],
     url: str,
@@ -223,16 +222,20 @@ def _build(
     *,
     iso_dates: bool,
     budget: Budget | None,
+    base: str,
+    extras: Sequence[Extra] | None = None,
 ) -> ParsedFeed:
     feed = raw.get("feed", {}) or {}
-    feed_link = _absolute(feed.get("link"), url)
-    base = feed_link or url
+    feed_link = _absolute(feed.get("link"), base)
+    # relative URLs are relative to the document (RFC 3986 5.1.3), else to the site it names
+    feed_base = base if base.startswith(("https://", "http://")) else feed_link or base
     raw_entries = raw.get("entries", []) or []
     built: list[Entry] = []
-    for raw_entry in raw_entries:
+    for index, raw_entry in enumerate(raw_entries):
         if budget is not None:
             budget.check(f"reading entry {len(built) + 1} of {len(raw_entries)}")
-        built.append(_entry(raw_entry, base, iso_dates))
+        extra = extras[index] if extras else None
+        built.append(_entry(raw_entry, feed_base, iso_dates, extra))
     entries = tuple(built)
     return ParsedFeed(
         url=url,
@@ -265,7 +268,7 @@ def _text(value: Any) -> str:
         return ""
     text = str(value)
     if "<" in text or "&" in text:
-        text = plain_text(text)
+        text = raw_text(text)  # a title's markup is read as HTML: scripts and styles are not text
     return html.unescape(text).strip()
 
 
@@ -279,7 +282,8 @@ def _date(entry: Mapping[str, Any], key: str, iso: bool) -> datetime | None:
                 return None
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         return None
-    parsed_struct = entry.get(f"{key}_parsed")
+    # dict.get: not feedparser's deprecated fallback from updated to published
+    parsed_struct = dict.get(entry, f"{key}_parsed") if isinstance(entry, dict) else None
     if isinstance(parsed_struct, time.struct_time):
         return datetime.fromtimestamp(calendar.timegm(parsed_struct), tz=UTC)
     return None
@@ -301,40 +305,71 @@ def _content(entry: Mapping[str, Any]) -> tuple[str, str | None]:
     return best, base
 
 
-def _entry(entry: Mapping[str, Any], feed_base: str, iso: bool) -> Entry:
+def _entry(
+    entry: Mapping[str, Any], feed_base: str, iso: bool, extra: Extra | None = None
+) -> Entry:
     """The entry as the publisher wrote it; :func:`sanitize_entry` makes it safe."""
-    link = _absolute(entry.get("link"), feed_base)
+    extra = extra or _NO_EXTRA
+    link_base = _web_base(extra.base) or feed_base
+    link = _absolute(entry.get("link"), link_base)
     content_html, content_base = _content(entry)
-    summary = str(entry.get("summary") or entry.get("description") or "")
-    base = _absolute(content_base, feed_base) if content_base else feed_base
+    if not content_html and extra.content:
+        content_html = extra.content  # RSS 1.0 content:encoded
+    summary = str(
+        extra.summary
+        or entry.get("summary")
+        or entry.get("description")
+        or media_description(entry)
+        or ""
+    )
+    detail = entry.get("summary_detail")
+    plain = isinstance(detail, Mapping) and "html" not in str(detail.get("type") or "html")
+    if plain and ("<" in summary or "&" in summary):
+        summary = f"<p>{html.escape(summary)}</p>"  # a text summary: its "<" is a character
+    content_base = _web_base(extra.content_base) or content_base
+    base = _absolute(content_base, link_base) if content_base else link_base
     if link and not content_base and has_relative_urls(content_html or summary):
         base = link  # relative URLs in an item are relative to the article, not the feed
+    text = raw_text(content_html or summary)
+    if iso and content_html and summary and is_excerpt(summary, text):
+        summary = ""  # fastfeedparser's excerpt of the content, not the publisher's summary
+    if "&" in summary and "<" not in summary:
+        summary = f"<p>{summary}</p>"  # HTML with character references, not plain text
     content = content_html or summary
     distinct = summary and content_html and summary.strip() != content_html.strip()
     guid = entry.get("id") or entry.get("guid")
-    tags = entry.get("tags") or []
-    categories = tuple(
-        dict.fromkeys(
-            _text(t.get("term") or t.get("label"))
-            for t in tags
-            if isinstance(t, Mapping) and (t.get("term") or t.get("label"))
-        )
-    )
+    terms = [
+        t.get("term") or t.get("label") for t in entry.get("tags") or [] if isinstance(t, Mapping)
+    ]
+    categories = tuple(dict.fromkeys(_text(t) for t in [*terms, *extra.keywords] if t))
+    image = _absolute(extra.thumbnail, link or link_base) if extra.thumbnail else None
+    files = enclosures(entry, extra.enclosures, lambda url: _absolute(url, link_base))
     return Entry(
         guid=str(guid).strip() if guid else None,
         link=link,
-        title=_text(entry.get("title")),
+        title=_text(extra.title or entry.get("title")),
         content_html=content,
         summary_html=summary if distinct else content,
-        author=_text(entry.get("author")) or None,
+        author=author_name(_text(entry.get("author"))),
         published=_date(entry, "published", iso) or _date(entry, "updated", iso),
         updated=_date(entry, "updated", iso),
         categories=categories,
-        image=_image(entry, link or feed_base),
-        text=raw_text(content),
+        image=image
+        or _image(entry, link or link_base)
+        or cover(files, _absolute(extra.image, link_base) if extra.image else None),
+        text=text,
         base=base,
+        enclosures=files,
         sanitized=False,
     )
+
+
+_NO_EXTRA = Extra()
+
+
+def _web_base(base: str | None) -> str | None:
+    """An xml:base lxml resolved, if it is a web URL (not one made of a local file's path)."""
+    return base if base and base.startswith(("https://", "http://")) else None
 
 
 def _image(entry: Mapping[str, Any], base: str) -> str | None:
