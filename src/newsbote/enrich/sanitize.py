@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import re
+from contextlib import suppress
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
@@ -145,10 +146,8 @@ def _cleaner(base_url: str | None) -> nh3.Cleaner:
     are dropped instead of the whole entry failing."""
     base = web_url(base_url)
     if base is not None:
-        try:
+        with suppress(ValueError):  # a URL the policy takes but nh3's parser does not
             return _make_cleaner(("rewrite_with_base", base))
-        except ValueError:  # a URL the policy takes but nh3's parser does not
-            pass
     return _make_cleaner("deny")
 
 

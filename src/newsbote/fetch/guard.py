@@ -26,6 +26,7 @@ import errno
 import ipaddress
 import socket
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,10 +95,8 @@ def literal_address(host: str) -> str | None:
     still accepts (``2130706433``, ``0x7f.1``, ``0177.0.0.1``, ``127.1``).
     """
     bare = host.strip("[]").removesuffix(".")
-    try:
+    with suppress(ValueError):
         return str(ipaddress.ip_address(bare.split("%", 1)[0]))
-    except ValueError:
-        pass
     if bare and set(bare) <= _LEGACY_IPV4_CHARS:
         try:
             return str(ipaddress.IPv4Address(socket.inet_aton(bare)))
