@@ -9,19 +9,21 @@ import logging
 import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from newsbote import metrics
 from newsbote.config import LoadedConfig, SourceConfig
 from newsbote.deliver import DeliverContext, Destination, destination_kinds
 from newsbote.deliver.base import InStoreDestination
-from newsbote.deliver.runner import deliver_due
+from newsbote.deliver.runner import config_hash, deliver_due, send_notices
 from newsbote.fetch import Fetcher
 from newsbote.pipeline import Context, PollReport, poll_source, record_crash
 from newsbote.processes import Helpers
 from newsbote.render import Renderer
 from newsbote.store import Store
+from newsbote.store.health import add_digest, announce, sync_destinations, unannounced
 from newsbote.store.sources import (
     SourceState,
     claim_due,
@@ -51,6 +53,13 @@ def build_destinations(loaded: LoadedConfig, store: Store) -> dict[str, Destinat
         d.name: kinds[d.kind](d.name, loaded.destination_options[d.name], context)
         for d in config.destinations
     }
+
+
+def digest_moment(now: datetime, at: str, zone: str) -> datetime:
+    """Today's digest time (``at``, HH:MM in ``zone``) as an aware datetime."""
+    tz = ZoneInfo(zone)
+    hours, minutes = (int(part) for part in at.split(":"))
+    return datetime.combine(now.astimezone(tz).date(), time(hours, minutes), tz)
 
 
 class PollProgress(Protocol):
@@ -109,6 +118,8 @@ class Service:
         self._joining: asyncio.Task[None] | None = None
         """The helpers' start, awaited beside this process's first polls."""
         self._queue: asyncio.Queue[tuple[SourceConfig, SourceState]] = asyncio.Queue()
+        self._digest_checked: datetime | None = None
+        """Today's digest moment, once this process wrote (or found) its digest."""
 
     def stop(self) -> None:
         self._stop.set()
@@ -130,6 +141,9 @@ class Service:
         # switch interval keeps them from queueing 5 ms behind the event loop each time.
         sys.setswitchinterval(0.001)
         await self.store.run(sync_sources, self.config.sources, datetime.now(UTC))
+        hashes = {name: config_hash(d) for name, d in self.destinations.items()}
+        for name in await self.store.run(sync_destinations, hashes, datetime.now(UTC)):
+            log.info("health destination=%s state=ok reason=config_changed", name)
         # What exists now (modules, config, templates) lives as long as the service:
         # the cyclic collector need not walk it again on every full collection.
         gc.freeze()
@@ -292,7 +306,40 @@ class Service:
             attempted += len(outcomes)
             if not outcomes:
                 break
+        await self.health_round()
         return attempted
+
+    async def health_round(self) -> None:
+        """Announce the health changes not yet told (a source or destination failing,
+        disabled, recovered), write the daily digest when due, and send the notices to
+        the ``[health] notify`` destinations."""
+        health = self.config.health
+        now = datetime.now(UTC)
+        if await self.store.read(unannounced, health.notify_after):
+            written = await self.store.run(
+                announce,
+                language=self.config.language,
+                notify_after=health.notify_after,
+                disable_after=health.disable_after,
+                now=now,
+                configured=[s.name for s in self.config.sources],
+            )
+            if written:
+                log.info("health notices=%d", len(written))
+        if health.digest:
+            moment = digest_moment(now, health.digest_at, health.timezone)
+            if now >= moment and self._digest_checked != moment:
+                await self.store.run(
+                    add_digest, since=moment, language=self.config.language, now=now
+                )
+                self._digest_checked = moment
+        await send_notices(
+            self.store,
+            self.destinations,
+            health.notify,
+            language=self.config.language,
+            lease=self.config.service.delivery_lease,
+        )
 
     async def run_once(
         self, *, force: bool = False, progress: PollProgress | None = None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import html
 import logging
-from collections import defaultdict
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +17,20 @@ from newsbote import outbox
 from newsbote.deliver.base import Destination, InStoreDestination
 from newsbote.errors import DeliveryError
 from newsbote.outbox import Delivery, Outcome, Policy
+from newsbote.render.limits import fit
 from newsbote.store import Store
-from newsbote.types import DeliveryState, Receipt
+from newsbote.store.health import RoundResult, disabled_destinations, record_rounds
+from newsbote.store.notices import (
+    NoticeSend,
+    SendResult,
+    body_of,
+    claim_sends,
+    fan_out,
+    finish_sends,
+    has_work,
+    title_of,
+)
+from newsbote.types import DeliveryState, Message, Receipt
 
 log = logging.getLogger("newsbote.deliver")
 
@@ -164,6 +178,10 @@ async def deliver_due(
 
     Destinations inside the store (the board) take theirs in a transaction of their own.
     """
+    # a disabled destination's deliveries wait, pending, until it is enabled again
+    disabled = await store.read(disabled_destinations)
+    if disabled:
+        destinations = {n: d for n, d in destinations.items() if n not in disabled}
     local = {n: d for n, d in destinations.items() if isinstance(d, InStoreDestination)}
     remote = {n: d for n, d in destinations.items() if n not in local}
     idempotent = [name for name, d in destinations.items() if d.idempotent]
@@ -178,6 +196,19 @@ async def deliver_due(
         sent = [outcome for group in groups for outcome in group]
         await store.run(_finish, sent, {n: d.policy for n, d in remote.items()})
         outcomes += sent
+    if outcomes:
+        results = round_results(outcomes)
+        hashes = {name: config_hash(destinations[name]) for name in results}
+        changed = await store.run(record_rounds, results, datetime.now(UTC), hashes)
+        for name, health in changed.items():
+            log.log(
+                logging.INFO if health.state == "ok" else logging.WARNING,
+                "health destination=%s state=%s failures=%d reason=%s",
+                name,
+                health.state,
+                health.failures,
+                health.reason or "",
+            )
     for outcome in outcomes:
         if outcome.error is not None:
             log.warning(
@@ -195,3 +226,145 @@ async def deliver_due(
                 outcome.receipt.remote_id if outcome.receipt else "",
             )
     return outcomes
+
+
+def round_results(outcomes: Sequence[Outcome]) -> dict[str, RoundResult]:
+    """Per destination: how many posts arrived in a round, and its first error."""
+    arrived: Counter[str] = Counter()
+    errors: dict[str, DeliveryError] = {}
+    failed: dict[str, list[int]] = defaultdict(list)
+    for outcome in outcomes:
+        name = outcome.delivery.destination
+        if outcome.error is None:
+            arrived[name] += 1
+        else:
+            errors.setdefault(name, outcome.error)
+            failed[name].append(outcome.delivery.id)
+    return {
+        name: RoundResult(
+            arrived[name],
+            None if arrived[name] or name not in errors else errors[name].detail,
+            bool(name in errors and errors[name].permanent),
+            tuple(failed[name]),
+        )
+        for name in {*arrived, *errors}
+    }
+
+
+def config_hash(destination: Destination[Any]) -> str:
+    """A digest of a destination's options: a disabled destination whose config changed
+    (a new token, another room) is enabled again."""
+    text = f"{destination.kind}\n{destination.options.model_dump_json()}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- notices ---------------------------------------------------------------------------
+
+
+def notice_message(send: NoticeSend, destination: Destination[Any], language: str) -> Message:
+    """A notice as a message in the destination's markup, in the bot's voice: its text's
+    paragraphs (``- `` lines a list, `code` spans), the title on top where the platform
+    has no title field, cut to the platform's length."""
+    title = title_of(send.text) or ("Hinweis" if language == "de" else "Notice")
+    blocks: list[str] = []
+    if destination.title_in_body:
+        blocks.append(f"<p><strong>{html.escape(title)}</strong></p>")
+    for paragraph in body_of(send.text).split("\n\n"):
+        lines = paragraph.splitlines()
+        if lines and all(line.startswith("- ") for line in lines[1:]) and len(lines) > 1:
+            items = "".join(f"<li>{_inline(line[2:])}</li>" for line in lines[1:])
+            blocks.append(f"<p>{_inline(lines[0])}</p><ul>{items}</ul>")
+        elif paragraph.strip():
+            blocks.append(f"<p>{'<br>'.join(_inline(line) for line in lines)}</p>")
+    body = fit("".join(blocks), destination.markup, destination.max_length, destination.measure)
+    return Message(
+        destination=destination.name,
+        title=title,
+        body=body,
+        link=None,
+        markup=destination.markup,
+        meta={"notice": send.kind, "subject": send.subject},
+    )
+
+
+def _inline(text: str) -> str:
+    """A line of a notice as HTML: escaped, with `code` spans."""
+    parts = html.escape(text, quote=False).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick stays a backtick
+        parts[-2:] = [parts[-2] + "`" + parts[-1]]
+    return "".join(
+        f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts)
+    )
+
+
+def _notice_delivery(send: NoticeSend, message: Message) -> Delivery:
+    """A notice as the delivery a destination sends: its id is the send row's (negative:
+    never a ledger row's), its key the notice's at this destination."""
+    return Delivery(
+        id=-send.id,
+        item_id=0,
+        destination=send.destination,
+        dedupe_key=f"notice:{send.notice_id}",
+        version=1,
+        action="post",
+        attempts=send.attempts,
+        message=message,
+        created_at=send.created_at,
+    )
+
+
+async def send_notices(
+    store: Store,
+    destinations: Mapping[str, Destination[Any]],
+    notify: Sequence[str],
+    *,
+    language: str,
+    lease: float = 120.0,
+) -> list[SendResult]:
+    """Send the notices due to the ``notify`` destinations (not a disabled one: theirs
+    wait), each through the destination's own ``send``; record how it went."""
+    now = datetime.now(UTC)
+    if not await store.read(has_work, now):
+        return []
+    await store.run(fan_out, notify, now)
+    disabled = await store.read(disabled_destinations)
+    usable = [name for name in notify if name in destinations and name not in disabled]
+    claimed = await store.run(claim_sends, usable, now, lease=lease)
+    if not claimed:
+        return []
+
+    async def one(send: NoticeSend) -> SendResult:
+        # send, not deliver_many: a notice goes out now, never into a mail digest
+        destination = destinations[send.destination]
+        try:
+            message = notice_message(send, destination, language)
+            if destination.bucket is not None:
+                await destination.bucket.take()
+            receipt = await destination.send(_notice_delivery(send, message))
+        except DeliveryError as exc:
+            error = destination.scrub(exc)
+            return SendResult(send.id, error=error.detail, permanent=error.permanent)
+        except Exception as exc:  # a bug: this notice's alone, retried later
+            return SendResult(send.id, error=destination.unexpected(exc, "sending a notice").detail)
+        return SendResult(send.id, remote_id=receipt.remote_id)
+
+    results = list(await asyncio.gather(*(one(send) for send in claimed)))
+    await store.run(finish_sends, results, datetime.now(UTC))
+    for send, result in zip(claimed, results, strict=True):
+        if result.error is None:
+            log.info(
+                "notice id=%d kind=%s destination=%s state=sent",
+                send.notice_id,
+                send.kind,
+                send.destination,
+            )
+        else:
+            log.warning(
+                "notice id=%d kind=%s destination=%s attempt=%d error=%s",
+                send.notice_id,
+                send.kind,
+                send.destination,
+                send.attempts,
+                result.error,
+            )
+    return results
