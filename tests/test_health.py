@@ -383,3 +383,39 @@ async def test_a_service_with_nothing_wrong_writes_no_notice(
         lambda c: c.execute(select(func.count()).select_from(notices)).scalar_one()
     )
     assert count == 0
+
+
+# -- the command line --------------------------------------------------------------------
+
+
+async def test_status_shows_health_with_the_action_and_enable_takes_a_destination(
+    feed_server: FeedServer, synapse: Homeserver, sqlite_store: Store, sqlite_url: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    from typer.testing import CliRunner
+
+    from newsbote.cli import app
+
+    source = {"name": "heise", "url": feed_server.url("/feed.xml"), "allow_private": True,
+              "first_run": "all"}  # fmt: skip
+    path = write_config(
+        tmp_path, sqlite_url, [source], routes=[{"destinations": ["chat"]}], language="en",
+        extra='[health]\nnotify = ["board"]',
+    )  # fmt: skip
+    add_room(path, synapse, "chat", token="falsch")
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "One")]))
+    loaded = load(path)
+    await run_once(loaded, sqlite_store)
+    feed_server.set("/feed.xml", "no", status=403)
+    await run_once(loaded, sqlite_store)
+    runner = CliRunner()
+    result = runner.invoke(app, ["status", "-c", str(path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "failing, 1×" in output and "the publisher blocks me" in output
+    assert "disabled (bad_credentials)" in output and "then newsbote enable chat" in output
+    enabled = runner.invoke(app, ["enable", "chat", "-c", str(path)])
+    assert enabled.exit_code == 0 and "destination chat enabled" in enabled.output
+    assert sqlite_store.call(destination_states)["chat"].state == "ok"
+    again = runner.invoke(app, ["enable", "chat", "-c", str(path)])
+    assert again.exit_code != 0 and "is not disabled" in again.output

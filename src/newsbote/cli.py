@@ -37,15 +37,18 @@ from newsbote.config import (
 from newsbote.deliver import Destination
 from newsbote.errors import DeliveryError, NewsboteError
 from newsbote.fetch import Fetcher
+from newsbote.health import Health, destination_action, source_action
 from newsbote.identify import canonical_url, identify, item_key
 from newsbote.opml import read_opml, write_opml
 from newsbote.parse import parse_feed
 from newsbote.pipeline import PollReport, plan_items, sanitize_verdicts
 from newsbote.render import Renderer
 from newsbote.store import Store, open_store
+from newsbote.store.health import destination_states, enable_destination
 from newsbote.store.items import load_known
+from newsbote.store.notices import open_notices
 from newsbote.store.queries import item_counts, source_rows
-from newsbote.store.sources import enable, get_state
+from newsbote.store.sources import HOLD_REASONS, enable, get_state, health_of
 from newsbote.types import DeliveryState
 from newsbote.worker import Service, build_destinations
 
@@ -547,27 +550,36 @@ def _written_urls(loaded: LoadedConfig) -> dict[str, str]:
 
 @app.command()
 def status(config: ConfigOption = None) -> None:
-    """Show sources (last fetch, HTTP status, next check, errors) and the ledger counts."""
+    """Show sources (last fetch, HTTP status, next check, health and what to do), the
+    destinations' health, the ledger counts and the notices not yet sent."""
     loaded = _load(config)
     store = _store(loaded)
     try:
         rows = store.call(source_rows)
         counts = store.call(item_counts)
         ledger = store.call(outbox.counts)
+        destination_health = store.call(destination_states)
+        waiting = store.call(open_notices)
     finally:
         store.close()
+    language = loaded.config.language
     configured = {s.name for s in loaded.config.sources}
     table = Table(
         title=f"sources ({shown_markup(mask_url(loaded.config.store))})", title_justify="left"
     )
-    for column in ("source", "items", "last fetch", "HTTP", "next check", "errors", "problem"):
+    for column in ("source", "items", "last fetch", "HTTP", "next check", "health", "problem"):
         table.add_column(column)
     for row in rows:
+        health = health_of(row)
         problem = ""
         if row.disabled_reason:
             problem = f"disabled: {row.disabled_reason}"
         elif row.errors:
             problem = row.last_error or ""
+        if problem and row.last_error:  # what the operator can do about it
+            problem += "\n→ " + source_action(row.last_error, row.http_status, language)
+        if health.reason in HOLD_REASONS:
+            problem = f"items held ({health.reason}): newsbote release / discard\n{problem}"
         name = row.name if row.name in configured else f"{row.name} (not in config)"
         name = shown_markup(name)
         if row.url != row.config_url:  # where the feed moved: the publisher's word
@@ -578,11 +590,52 @@ def status(config: ConfigOption = None) -> None:
             _when(row.fetched_at),
             str(row.http_status or "–"),
             _when(row.next_check_at),
-            str(row.errors),
-            shown_markup(problem),
+            _health(health),
+            shown_markup(problem.strip()),
         )
     console.print(table)
+    if loaded.config.destinations:
+        places = Table(title="destinations", title_justify="left")
+        for column in ("destination", "kind", "health", "problem"):
+            places.add_column(column)
+        for destination in loaded.config.destinations:
+            health = destination_health.get(destination.name, Health(destination.name))
+            problem = (health.last_error or "") if health.state != "ok" else ""
+            if health.state == "disabled":
+                problem = (
+                    f"disabled: {problem}\n→ {destination_action(health.reason, language)}; "
+                    f"then newsbote enable {destination.name}"
+                )
+            places.add_row(
+                shown_markup(destination.name),
+                shown_markup(destination.kind),
+                _health(health),
+                shown_markup(problem),
+            )
+        console.print(places)
     console.print(f"deliveries: {_counts(ledger)}")
+    for notice in waiting:
+        where = f" → {notice.destination}" if notice.destination else ""
+        tries = f", {notice.attempts} attempt(s)" if notice.attempts else ""
+        error = f": {notice.last_error}" if notice.last_error else ""
+        console.print(
+            f"notice #{notice.id} {notice.kind} ({notice.subject}){where}: "
+            f"{notice.state}{tries}{error}",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _health(health: Health) -> str:
+    """A health state for a table cell: the state, its reason, since when, how often."""
+    if health.state == "ok":
+        return "ok"
+    text = health.state + (f" ({health.reason})" if health.reason else "")
+    if health.failures:
+        text += f", {health.failures}×"
+    if health.since is not None:
+        text += f"\nsince {_when(health.since)}"
+    return shown_markup(text)
 
 
 @app.command()
@@ -834,17 +887,36 @@ def _ledger_change(config: Path | None, change: Any, **arguments: Any) -> outbox
 
 @app.command("enable")
 def enable_source(name: str, config: ConfigOption = None) -> None:
-    """Re-enable a source that was disabled (for example after HTTP 410)."""
+    """Re-enable a disabled source (for example after HTTP 410) or destination (after it
+    refused its credentials); a destination's waiting posts go out at the next round."""
     loaded = _load(config)
     store = _store(loaded)
+    now = datetime.now(UTC)
+    is_destination = name in {d.name for d in loaded.config.destinations}
     try:
-        if not store.call(enable, name, datetime.now(UTC)):
-            raise _fail(NewsboteError(f"no stored source named {name!r}"))
+        source = store.call(enable, name, now)
+        destination = is_destination and store.call(enable_destination, name, now)
+        if not source and not destination:
+            raise _fail(
+                NewsboteError(
+                    f"destination {name!r} is not disabled"
+                    if is_destination
+                    else f"no stored source or configured destination named {name!r}"
+                )
+            )
     finally:
         store.close()
-    console.print(
-        f"source [bold]{escape(name)}[/] enabled; it is polled at the next round", highlight=False
-    )
+    if source:
+        console.print(
+            f"source [bold]{escape(name)}[/] enabled; it is polled at the next round",
+            highlight=False,
+        )
+    if destination:
+        console.print(
+            f"destination [bold]{escape(name)}[/] enabled; its waiting posts go out at the "
+            "next round",
+            highlight=False,
+        )
 
 
 @app.command()

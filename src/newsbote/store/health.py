@@ -130,7 +130,7 @@ def enable_destination(connection: Connection, name: str, now: datetime) -> bool
     row = connection.execute(
         select(destination_health).where(destination_health.c.destination == name)
     ).first()
-    if row is None:
+    if row is None or row.state == "ok":
         return False
     _upsert(connection, machine.enabled(_destination(row)), now, None)
     return True
