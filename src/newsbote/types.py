@@ -31,6 +31,9 @@ class Fetched:
     retry_after: float | None = None
     moved_to: str | None = None
     """The new URL when the source answered with a permanent redirect (301/308)."""
+    content_location: str | None = None
+    """The HTTP ``Content-Location``: the base of the document's relative URLs
+    (``parse_feed(..., content_location=...)``)."""
 
     @property
     def not_modified(self) -> bool:
