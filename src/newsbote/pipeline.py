@@ -215,6 +215,7 @@ def _parse(
         sanitize=False,
         max_bytes=max_bytes,
         budget=budget,
+        content_location=fetched.content_location,
     )
     budget.check("identifying the entries")
     keys = [item_key(e)[0] for e in feed.entries]

@@ -293,6 +293,7 @@ class Fetcher:
             status=response.status,
             body=body,
             content_type=response.headers.get("Content-Type", ""),
+            content_location=response.headers.get("Content-Location"),
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
             max_age=max_age(response.headers, now),

@@ -13,7 +13,7 @@ rest of the post still goes out. The message carries the same two URLs.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,12 @@ class Renderer:
             "published": entry.published,
             "categories": list(entry.categories),
             "image": image,
+            # a podcast's audio, a video: only those whose URL passes the policy, in its form
+            "enclosures": [
+                replace(enclosure, url=url)
+                for enclosure in entry.enclosures
+                if (url := web_url(enclosure.url))
+            ],
             "content_has_image": "<img" in entry.content_html,
             "source": context.source_title,
             "bot": context.bot,
