@@ -419,3 +419,100 @@ async def test_status_shows_health_with_the_action_and_enable_takes_a_destinatio
     assert sqlite_store.call(destination_states)["chat"].state == "ok"
     again = runner.invoke(app, ["enable", "chat", "-c", str(path)])
     assert again.exit_code != 0 and "is not disabled" in again.output
+
+
+async def test_a_notice_refused_for_now_is_retried_and_arrives_once(
+    feed_server: FeedServer, smtp: SmtpServer, store: Store, store_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NEWSBOTE_TEST_SMTP_PASSWORD", PASSWORD)
+    path = health_config(tmp_path, store_url, feed_server, health='notify = ["admin"]')
+    add_mail(path, smtp)
+    feed_server.set("/feed.xml", "weg", status=410)
+    smtp.mailbox.reject_next = ["451 4.3.0 try again later"]
+    loaded = load(path)
+    await run_once(loaded, store)
+    row = store.call(lambda c: c.execute(select(notice_sends)).one())
+    assert (row.state, row.attempts) == ("pending", 1) and "451" in row.last_error
+    assert smtp.mailbox.mails == []
+    store.call(  # its backoff has passed
+        lambda c: c.execute(notice_sends.update().values(next_attempt_at=datetime.now(UTC)))
+    )
+    await run_once(loaded, store)
+    await run_once(loaded, store)
+    (mail,) = smtp.mailbox.mails
+    assert mail["Subject"] == "Quelle »heise« abgeschaltet"
+    row = store.call(lambda c: c.execute(select(notice_sends)).one())
+    assert (row.state, row.attempts, row.remote_id) == ("sent", 2, mail["Message-ID"])
+
+
+async def test_a_changed_config_enables_a_disabled_destination_and_its_post_goes_out(
+    feed_server: FeedServer, synapse: Homeserver, sqlite_store: Store, sqlite_url: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    source = {"name": "heise", "url": feed_server.url("/feed.xml"), "allow_private": True,
+              "first_run": "all"}  # fmt: skip
+    path = write_config(
+        tmp_path, sqlite_url, [source], routes=[{"destinations": ["chat"]}],
+        extra='[health]\nnotify = ["board"]',
+    )  # fmt: skip
+    original = path.read_text(encoding="utf-8")
+    room, member = add_room(path, synapse, "chat", token="falsch")
+    feed_server.set("/feed.xml", rss([("g1", "https://example.org/1", "Eins")]))
+    await run_once(load(path), sqlite_store)
+    assert sqlite_store.call(destination_states)["chat"].state == "disabled"
+    path.write_text(original, encoding="utf-8")  # the operator puts in a valid token
+    add_destination(
+        path, "chat", "matrix", homeserver=synapse.url, room=room, access_token=member,
+        allow_private=True,
+    )  # fmt: skip
+    await run_once(load(path), sqlite_store)
+    assert sqlite_store.call(destination_states)["chat"].state == "ok"
+    (text,) = bodies(synapse, member, room)
+    assert "Eins" in text
+    state = sqlite_store.call(lambda c: c.execute(select(deliveries.c.state)).scalar_one())
+    assert state == "sent"
+
+
+def test_migration_0005_gives_stored_sources_their_health_and_goes_back(store_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from newsbote.store.engine import _alembic_config, make_engine
+
+    engine = make_engine(store_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "0004")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO sources (name, config_url, url, errors, last_error_at,"
+                    " disabled_reason, first_run_done, created_at) VALUES"
+                    " (:name, 'u', 'u', :errors, :at, :disabled, false, :at)"
+                ),
+                [
+                    {"name": "gone", "errors": 1, "at": T0, "disabled": "gone (HTTP 410)"},
+                    {"name": "failing", "errors": 2, "at": T0, "disabled": None},
+                    {"name": "fine", "errors": 0, "at": T0, "disabled": None},
+                ],
+            )
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "head")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(sources.c.name, sources.c.health, sources.c.health_reason,
+                       sources.c.announced, sources.c.failing_since).order_by(sources.c.name)
+            ).all()  # fmt: skip
+        assert [tuple(row) for row in rows] == [
+            ("failing", "failing", None, "ok", T0),
+            ("fine", "ok", None, "ok", None),  # errors 0: its last error is old news
+            ("gone", "disabled", "gone", "disabled", None),  # disabled before: not told again
+        ]
+        with engine.begin() as connection:
+            command.downgrade(_alembic_config(connection), "0004")
+        with engine.connect() as connection:
+            names = connection.execute(text("SELECT name FROM sources ORDER BY name")).scalars()
+            assert list(names) == ["failing", "fine", "gone"]
+    finally:
+        engine.dispose()

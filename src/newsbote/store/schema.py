@@ -71,10 +71,10 @@ sources = Table(
     Column("first_run_done", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime(), nullable=False),
     # health (newsbote.health): ok, failing or disabled; why (a reason code); since when
-    Column("health", String(10), nullable=False, default="ok", server_default="ok"),
+    Column("health", String(10), nullable=False, server_default="ok"),
     Column("health_reason", String(30)),
     Column("failing_since", UTCDateTime()),
-    Column("announced", String(10), nullable=False, default="ok", server_default="ok"),
+    Column("announced", String(10), nullable=False, server_default="ok"),
 )
 
 items = Table(

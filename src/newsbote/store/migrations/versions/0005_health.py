@@ -97,8 +97,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notices_fan_out")
     op.drop_table("notices")
     op.drop_table("destination_health")
-    with op.batch_alter_table("sources", schema=None) as batch_op:
-        batch_op.drop_column("announced")
-        batch_op.drop_column("failing_since")
-        batch_op.drop_column("health_reason")
-        batch_op.drop_column("health")
+    # plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): a batch operation would copy the
+    # table and drop the old one, and with foreign keys on, that drop cascades to every
+    # item and delivery of the sources
+    for column in ("announced", "failing_since", "health_reason", "health"):
+        op.drop_column("sources", column)
