@@ -113,11 +113,18 @@ def _tidy_markdown(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def _as_markup(fragment: str) -> str:
+    """``fragment`` as Beautiful Soup takes it without a word: a fragment of bare text that
+    looks like a URL or a file name (a feed's whole summary can be one) makes it warn, so
+    such text goes in a ``<div>``, which converts to nothing of its own."""
+    return fragment if fragment.lstrip().startswith("<") else f"<div>{fragment}</div>"
+
+
 def to_markdown(fragment: str) -> str:
     """CommonMark/GFM for Discourse, Flarum, NodeBB, Lemmy, Misago and Mattermost."""
-    return _tidy_markdown(_Markdown().convert(fragment))
+    return _tidy_markdown(_Markdown().convert(_as_markup(fragment)))
 
 
 def to_discord(fragment: str) -> str:
     """Discord's Markdown (images already moved out of links by the caller)."""
-    return _tidy_markdown(_DiscordMarkdown().convert(fragment))
+    return _tidy_markdown(_DiscordMarkdown().convert(_as_markup(fragment)))

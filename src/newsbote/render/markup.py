@@ -203,7 +203,8 @@ def to_matrix_html(fragment: str) -> str:
     for image in list(tree.iter("img")):
         src = image.get("src")
         link = image.makeelement("a", {"href": src} if src else {})
-        link.text = image.get("alt") or src or ""
+        # an alt of only spaces would make an invisible link: the picture sign stands in
+        link.text = (image.get("alt") or "").strip() or "🖼"
         link.tail = image.tail
         image.getparent().replace(image, link)
     inner = (tree.text or "") + "".join(html_string(child) for child in tree)
