@@ -142,3 +142,23 @@ def test_a_base_that_is_no_usable_url_drops_relative_links_instead_of_failing(ba
     )
     assert "Text" in cleaned and 'href="https://a.example/"' in cleaned
     assert "/rel" not in cleaned
+
+
+def test_control_characters_leave_title_html_and_text() -> None:
+    """A JSON Feed can carry ``\\u001b`` or ``\\u0000``: no XML document, and not every
+    destination, takes them (found by the property test over whole feeds)."""
+    from newsbote.enrich.sanitize import sanitize_entry
+
+    raw = Entry(
+        guid="g",
+        link="https://a.example/",
+        title="Ti\x1b[31mtel\x00",
+        content_html="<p>Te\x1bxt\x07 mit\ttab</p>",
+        summary_html="kurz\x0b",
+        sanitized=False,
+    )
+    safe = sanitize_entry(raw)
+    assert safe.title == "Ti[31mtel"
+    assert safe.content_html == "<p>Text mit\ttab</p>"
+    assert safe.summary_html == "kurz"
+    assert "\x1b" not in safe.plain

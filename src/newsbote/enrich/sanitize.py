@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import re
 from contextlib import suppress
+from dataclasses import replace
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
@@ -308,24 +309,42 @@ def _drop_tracking_pixel(match: re.Match[str]) -> str:
 
 
 def sanitize_entry(entry: Entry) -> Entry:
-    """``entry`` with safe HTML, its visible text and its lead image (a no-op when done)."""
+    """``entry`` with safe HTML, its visible text and its lead image (a no-op when done).
+
+    Control characters (which no XML document, and few destinations, take: JSON Feeds can
+    carry them) leave the title, the HTML and the text here, where every entry that goes
+    on passes.
+    """
     if entry.sanitized:
         return entry
-    content = sanitize_html(entry.content_html, entry.base)
+    content = sanitize_html(without_controls(entry.content_html), entry.base)
     if entry.summary_html == entry.content_html:
         summary = content
     elif "<" in entry.summary_html:
-        summary = sanitize_html(entry.summary_html, entry.base)
-    else:
-        summary = html.escape(entry.summary_html)  # plain text (often a parser-made excerpt)
-    return entry.with_safe_html(
+        summary = sanitize_html(without_controls(entry.summary_html), entry.base)
+    else:  # plain text (often a parser-made excerpt)
+        summary = html.escape(without_controls(entry.summary_html))
+    safe = entry.with_safe_html(
         content,
         summary,
         # the publisher's visible text, read at parse time, is the sanitized text too
         # (what sanitizing drops, scripts, styles, embeds, raw_text skips as well)
-        entry.text or plain_text(content),
+        without_controls(entry.text) or plain_text(content),
         entry.image or first_image(content),
     )
+    title = without_controls(entry.title)
+    return safe if title is entry.title else replace(safe, title=title)
+
+
+# C0 controls but tab, newline and carriage return; DEL; the two noncharacters XML refuses.
+# One character class: a linear search.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def without_controls(text: str) -> str:
+    """``text`` without the control characters no document may carry (the same object
+    when it has none, the common case)."""
+    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
 
 
 def raw_text(fragment: str) -> str:
