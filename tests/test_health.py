@@ -105,6 +105,8 @@ def test_failing_is_announced_once_after_notify_after_and_recovery_only_if_told(
         ("HTTP 404 from PUT /rooms: no room", True, "disabled", machine.DESTINATION_GONE),
         ("HTTP 410 from POST /hook", True, "disabled", machine.DESTINATION_GONE),
         ("SMTP 535: authentication failed", True, "disabled", machine.BAD_CREDENTIALS),
+        ("chat.postMessage: invalid_auth", True, "disabled", machine.BAD_CREDENTIALS),
+        ("chat.postMessage: channel_not_found", True, "disabled", machine.DESTINATION_GONE),
         ("HTTP 503 from POST /hook", False, "failing", None),
         ("HTTP 400 from POST /hook: too long", True, "failing", None),
     ],

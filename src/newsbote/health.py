@@ -82,6 +82,20 @@ DestinationHealth = Health
 
 _HTTP = re.compile(r"HTTP (\d{3})\b")
 _SMTP = re.compile(r"SMTP (\d{3})\b")
+_WORDS = re.compile(r"[a-z_]+")
+# platforms that answer 200 with an error code (Slack's Web API): the code's meaning
+_API_ERRORS = {
+    "invalid_auth": 401,
+    "not_authed": 401,
+    "token_revoked": 401,
+    "token_expired": 401,
+    "account_inactive": 401,
+    "not_in_channel": 403,
+    "restricted_action": 403,
+    "missing_scope": 403,
+    "channel_not_found": 404,
+    "is_archived": 410,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +120,8 @@ def classify(message: str, http_status: int | None = None) -> Problem:
     """Which kind of problem a fetch, parse or delivery error is (newsbote's own words)."""
     status = status_of(message, http_status)
     head = message[:400].lower()
+    if status is None:
+        status = next((_API_ERRORS[w] for w in _WORDS.findall(head) if w in _API_ERRORS), None)
     if "not a usable feed" in head and ("exceeds" in head or "too large" in head):
         return Problem(TOO_LARGE, status)
     if "not a usable feed" in head or "not an rss" in head:
