@@ -518,3 +518,35 @@ def test_migration_0005_gives_stored_sources_their_health_and_goes_back(store_ur
             assert list(names) == ["failing", "fine", "gone"]
     finally:
         engine.dispose()
+
+
+def test_status_shows_an_unsent_notice_without_the_control_characters_of_its_error(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from newsbote.cli import app
+    from newsbote.store import open_store
+
+    path = write_config(tmp_path, sqlite_url, [], extra='[health]\nnotify = ["board"]')
+    store = open_store(sqlite_url)
+    try:
+        notice = store.call(
+            add_notice, kind="held", subject=source_subject("heise"), text="x", now=T0
+        )
+        store.call(
+            lambda c: c.execute(
+                notice_sends.insert().values(
+                    notice_id=notice, destination="board", state="failed", attempts=1,
+                    next_attempt_at=T0, last_error="HTTP 400 \x1b]0;pwned\x07\x1b[31mbad",
+                )
+            )
+        )  # fmt: skip
+    finally:
+        store.close()
+    result = CliRunner().invoke(app, ["status", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "notice #1 held (source:heise) → board: failed, 1 attempt(s): HTTP 400 bad" in (
+        result.output
+    )
+    assert "\x1b" not in result.output

@@ -618,9 +618,11 @@ def status(config: ConfigOption = None) -> None:
         where = f" → {notice.destination}" if notice.destination else ""
         tries = f", {notice.attempts} attempt(s)" if notice.attempts else ""
         error = f": {notice.last_error}" if notice.last_error else ""
-        console.print(
-            f"notice #{notice.id} {notice.kind} ({notice.subject}){where}: "
-            f"{notice.state}{tries}{error}",
+        console.print(  # a subject or a destination's reply may hold control characters
+            shown(
+                f"notice #{notice.id} {notice.kind} ({notice.subject}){where}: "
+                f"{notice.state}{tries}{error}"
+            ),
             markup=False,
             highlight=False,
         )
