@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from newsbote.store import Store
+from newsbote.store.health import destination_states, enable_destination
 from newsbote.store.schema import deliveries
 from tests.helpers import add_destination, feed_config, load, run_once
 from tests.mail import PASSWORD, USER, SmtpServer
@@ -73,7 +74,7 @@ async def test_updates_are_replies_threaded_under_the_first_mail(
     assert update["Message-ID"] != first["Message-ID"]
 
 
-async def test_wrong_password_is_dead_and_a_temporary_refusal_is_retried(
+async def test_a_wrong_password_disables_the_destination_the_mail_waits_and_a_temporary_refusal_is_retried(
     feed_server: FeedServer, smtp: SmtpServer, sqlite_store: Store, sqlite_url: str,
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
@@ -82,12 +83,13 @@ async def test_wrong_password_is_dead_and_a_temporary_refusal_is_retried(
     loaded = load(mail_config(tmp_path, sqlite_url, feed_server, smtp))
     await run_once(loaded, sqlite_store)
     row = sqlite_store.call(lambda c: c.execute(select(deliveries)).one())
-    assert row.state == "dead" and "refused" in row.last_error
+    assert row.state == "pending" and "refused" in row.last_error
+    assert sqlite_store.call(destination_states)["post"].reason == "bad_credentials"
     assert smtp.mailbox.mails == []
 
     monkeypatch.setenv("NEWSBOTE_TEST_SMTP_PASSWORD", PASSWORD)
     smtp.mailbox.reject_next = ["451 4.3.0 try again later"]
-    sqlite_store.call(lambda c: c.execute(deliveries.update().values(state="pending")))
+    sqlite_store.call(enable_destination, "post", datetime.now(UTC))
     await run_once(loaded, sqlite_store)
     row = sqlite_store.call(lambda c: c.execute(select(deliveries)).one())
     assert row.state == "failed" and "451" in row.last_error

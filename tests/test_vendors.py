@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from newsbote.store import Store
+from newsbote.store.health import destination_states
 from newsbote.store.schema import deliveries
 from newsbote.worker import build_destinations
 from tests.helpers import add_destination, feed_config, load, run_once, write_config
@@ -176,14 +177,16 @@ async def test_a_reply_answers_the_first_post(
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_a_wrong_credential_is_dead_with_the_platforms_reason(
+async def test_a_wrong_credential_disables_the_destination_with_the_platforms_reason(
     kind: str, vendors: Vendors, sqlite_store: Store, sqlite_url: str, tmp_path: Path
 ) -> None:
     vendors.set("/feed.xml", feed("Glasfaser-Ausbau kommt voran", GOLDEN))
     loaded = load(configure(tmp_path, sqlite_url, vendors, kind, secret="falsch"))
     await run_once(loaded, sqlite_store)
     (row,) = rows(sqlite_store)
-    assert row.state == "dead"
+    assert row.state == "pending"  # the destination is disabled; its post waits
+    # Discourse answers a wrong key with 403 (forbidden), the others with 401
+    assert sqlite_store.call(destination_states)["ziel"].reason in ("bad_credentials", "forbidden")
     expected = {
         "discord": "Invalid Webhook Token", "mastodon": "access token is invalid",
         "telegram": "Unauthorized", "slack": "invalid_auth",
