@@ -153,12 +153,12 @@ def test_control_characters_leave_title_html_and_text() -> None:
         guid="g",
         link="https://a.example/",
         title="Ti\x1b[31mtel\x00",
-        content_html="<p>Te\x1bxt\x07 mit\ttab</p>",
+        content_html="<p>Te\x1b[1mxt\x07 mit\ttab</p>",
         summary_html="kurz\x0b",
         sanitized=False,
     )
     safe = sanitize_entry(raw)
-    assert safe.title == "Ti[31mtel"
+    assert safe.title == "Titel"  # the escape sequence goes whole
     assert safe.content_html == "<p>Text mit\ttab</p>"
     assert safe.summary_html == "kurz"
     assert "\x1b" not in safe.plain

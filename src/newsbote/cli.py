@@ -34,6 +34,7 @@ from newsbote.config import (
     mask_url,
     remove_source,
 )
+from newsbote.controls import ESCAPE_SEQUENCE
 from newsbote.deliver import Destination
 from newsbote.errors import DeliveryError, NewsboteError
 from newsbote.fetch import Fetcher
@@ -66,9 +67,6 @@ errors = Console(stderr=True, emoji=False)
 # and ESC with one character), then every other C0 and C1 control character and the
 # bidirectional overrides one by one. No pattern backtracks: each part is a run of one
 # character class.
-_ESCAPE_SEQUENCE = re.compile(
-    r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.?)", re.DOTALL
-)
 _CONTROLS: dict[int, str | None] = dict.fromkeys(
     [*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 )
@@ -86,7 +84,7 @@ def shown(text: object, *, lines: bool = False) -> str:
     Every such text the command line prints passes here; in Rich markup also through
     :func:`shown_markup`, so that ``[red]`` in a feed's title is printed as it is.
     """
-    text = _ESCAPE_SEQUENCE.sub("", str(text))
+    text = ESCAPE_SEQUENCE.sub("", str(text))
     text = text.translate(_LINES if lines else _ONE_LINE)
     return _PASSWORD.sub(r"\1:***@", text)
 

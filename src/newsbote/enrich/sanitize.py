@@ -23,6 +23,7 @@ import nh3
 from lxml import etree
 from lxml import html as lxml_html
 
+from newsbote.controls import without_controls
 from newsbote.types import Entry
 from newsbote.urls import web_url
 
@@ -334,17 +335,6 @@ def sanitize_entry(entry: Entry) -> Entry:
     )
     title = without_controls(entry.title)
     return safe if title is entry.title else replace(safe, title=title)
-
-
-# C0 controls but tab, newline and carriage return; DEL; the two noncharacters XML refuses.
-# One character class: a linear search.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-
-
-def without_controls(text: str) -> str:
-    """``text`` without the control characters no document may carry (the same object
-    when it has none, the common case)."""
-    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
 
 
 def raw_text(fragment: str) -> str:

@@ -207,7 +207,8 @@ def to_matrix_html(fragment: str) -> str:
         link.text = (image.get("alt") or "").strip() or "🖼"
         link.tail = image.tail
         image.getparent().replace(image, link)
-    inner = (tree.text or "") + "".join(html_string(child) for child in tree)
+    # the text before the first element is text: escaped, or a "<" in it would start a tag
+    inner = html.escape(tree.text or "", quote=False) + "".join(html_string(c) for c in tree)
     return _MATRIX_CLEANER.clean(inner).strip()
 
 
