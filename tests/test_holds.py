@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from newsbote import cli, outbox
 from newsbote.cli_holds import discard_command, held_command, release_command
 from newsbote.store import Store
-from newsbote.store.schema import deliveries, notices
+from newsbote.store.schema import deliveries, notices, sources
 from tests.helpers import board_count, board_titles, load, run_once, write_config
 from tests.servers import FeedServer, rss
 
@@ -60,6 +60,14 @@ def notice_rows(store: Store) -> list[Any]:
     return store.call(lambda c: list(c.execute(select(notices).order_by(notices.c.id)).all()))
 
 
+def _hold_mark(store: Store) -> str | None:
+    return store.call(
+        lambda c: c.execute(
+            select(sources.c.health_reason).where(sources.c.name == "blog")
+        ).scalar_one()
+    )
+
+
 async def test_a_flood_is_held_and_announced_once_then_released_and_posted(
     feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
 ) -> None:
@@ -81,8 +89,10 @@ async def test_a_flood_is_held_and_announced_once_then_released_and_posted(
     )
     await run_once(loaded, store)  # held rows are never claimed, polls add no notice
     assert board_count(store) == 2 and len(notice_rows(store)) == 1
+    assert _hold_mark(store) == "flooding"  # status shows the source as holding a flood
     change = store.call(outbox.release, now=datetime.now(UTC), source="blog")
     assert change == outbox.Change(changed=4)
+    assert _hold_mark(store) is None
     await run_once(loaded, store)
     assert board_titles(store)[2:] == ["Artikel 3", "Artikel 4", "Artikel 5", "Artikel 6"]
     assert {r.state for r in ledger(store)} == {"sent"}

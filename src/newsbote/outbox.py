@@ -35,6 +35,7 @@ from newsbote.errors import DeliveryError
 from newsbote.store.bulk import execute_many
 from newsbote.store.claims import chosen
 from newsbote.store.schema import deliveries, items, sources
+from newsbote.store.sources import HOLD_REASONS
 from newsbote.types import DeliveryState, Markup, Message, Receipt
 from newsbote.urls import web_url
 
@@ -648,10 +649,28 @@ def _settle_held(
     why_not = {**_WHY_NOT, DeliveryState.PENDING.value: "is not held (it is queued)"}
     why_not |= {s: f"is not held (it is {s})" for s in _FAILED}
     if found is None:
-        return _change(connection, ids, [DeliveryState.HELD.value], why_not, values)
-    if not found:
+        change = _change(connection, ids, [DeliveryState.HELD.value], why_not, values)
+    elif not found:
         return Change(changed=0)
-    return _change(connection, found, [DeliveryState.HELD.value], why_not, values)
+    else:
+        change = _change(connection, found, [DeliveryState.HELD.value], why_not, values)
+    _clear_settled_holds(connection)
+    return change
+
+
+def _clear_settled_holds(connection: Connection) -> None:
+    """A source marked as holding a flood or changed ids stops being marked once none of
+    its deliveries is held any more (``status`` shows the mark until then)."""
+    still_held = (
+        select(items.c.source_id)
+        .join(deliveries, deliveries.c.item_id == items.c.id)
+        .where(deliveries.c.state == DeliveryState.HELD.value)
+    )
+    connection.execute(
+        update(sources)
+        .where(sources.c.health_reason.in_(HOLD_REASONS), sources.c.id.not_in(still_held))
+        .values(health_reason=None)
+    )
 
 
 def release(

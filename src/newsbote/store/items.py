@@ -15,11 +15,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from newsbote.config.schema import HealthConfig
 from newsbote.enrich.sanitize import sanitize_entry
+from newsbote.health import FLOODING, UNSTABLE_IDENTITY
 from newsbote.identify import Known
 from newsbote.outbox import HOLD_APPROVAL, NewPost, PostsInStore, idempotency_key
 from newsbote.store.bulk import bulk_insert
 from newsbote.store.notices import add_notice, source_subject
 from newsbote.store.schema import deliveries, events, items, sources
+from newsbote.store.sources import note_hold
 from newsbote.types import Decision, DeliveryState, Message, Outcome, Plan, Verdict
 
 
@@ -195,7 +197,8 @@ class Prepared:
     ledger: Sequence[_LedgerRow]
     in_store: Mapping[str, PostsInStore]
     source_title: str | None
-    notice: tuple[str, str] | None = None
+    notice: tuple[str, str, str] | None = None
+    """A hold's notice: the source, the text, and the hold's health reason."""
     """The hold to announce, as (source name, text), where this poll's new items wait."""
 
 
@@ -279,7 +282,7 @@ HOLD_TEXTS = {
 """A hold's notice, by language and kind (the part of the reason before its colon)."""
 
 
-def _hold_notice(new: Sequence[Plan], language: str) -> tuple[str, str] | None:
+def _hold_notice(new: Sequence[Plan], language: str) -> tuple[str, str, str] | None:
     """The notice of a poll whose new items wait (one per poll, not one per item); None
     where none does but for a route's approval, which is a queue, not news."""
     reasons = [r for p in new for r in p.held.values() if r != HOLD_APPROVAL]
@@ -290,7 +293,8 @@ def _hold_notice(new: Sequence[Plan], language: str) -> tuple[str, str] | None:
     source = new[0].verdict.item.source
     count = len(new) if kind == "flood" else sum(1 for p in new if p.held)
     text = texts.get(kind, texts["flood"]).format(source=source, count=count)
-    return source, f"{text} {texts['then'].format(name=shlex.quote(source))}"
+    reason = FLOODING if kind == "flood" else UNSTABLE_IDENTITY
+    return source, f"{text} {texts['then'].format(name=shlex.quote(source))}", reason
 
 
 def record_items(
@@ -337,8 +341,9 @@ def write_items(connection: Connection, prepared: Prepared) -> Recorded:
         ids[plan.verdict.item.key] = _update_item(connection, source_id, plan, now)
     queued, duplicates, posted = _enqueue(connection, prepared, ids)
     if prepared.notice is not None:
-        source, text = prepared.notice
+        source, text, reason = prepared.notice
         add_notice(connection, kind="held", subject=source_subject(source), text=text, now=now)
+        note_hold(connection, source_id, reason)  # status shows it until released
     return Recorded(
         new_items=len(keys),
         changed_items=len(prepared.changed),
