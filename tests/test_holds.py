@@ -61,11 +61,12 @@ def notice_rows(store: Store) -> list[Any]:
 
 
 def _hold_mark(store: Store) -> str | None:
-    return store.call(
+    mark: str | None = store.call(
         lambda c: c.execute(
             select(sources.c.health_reason).where(sources.c.name == "blog")
         ).scalar_one()
     )
+    return mark
 
 
 async def test_a_flood_is_held_and_announced_once_then_released_and_posted(

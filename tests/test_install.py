@@ -13,7 +13,6 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-import pytest
 from packaging.requirements import Requirement
 
 import newsbote

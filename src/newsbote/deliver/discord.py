@@ -26,7 +26,9 @@ class DiscordOptions(HttpOptions):
         "the channel webhook, https://discord.com/api/webhooks/<id>/<token>"
     )
     avatar_url: str | None = Field(None, description="the bot's avatar image")
-    forum: StrictBool = Field(False, description="the channel is a forum: each article opens a thread")
+    forum: StrictBool = Field(
+        False, description="the channel is a forum: each article opens a thread"
+    )
 
 
 class Discord(HttpDestination[DiscordOptions]):

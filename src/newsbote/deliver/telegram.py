@@ -25,7 +25,9 @@ class TelegramOptions(HttpOptions):
     chat_id: str = Field(
         description='the chat: "@channelname" or a numeric id such as "-1001234567890"'
     )
-    link_preview: StrictBool = Field(True, description="let Telegram show a preview of the article link")
+    link_preview: StrictBool = Field(
+        True, description="let Telegram show a preview of the article link"
+    )
     api_url: str = Field("https://api.telegram.org", description="the Bot API server")
 
 
