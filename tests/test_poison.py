@@ -130,3 +130,22 @@ async def test_a_feed_past_the_processing_budget_fails_clearly_and_the_other_pos
     assert "/huge.xml" in (reports["huge"].error or "")
     assert reports["good"].status == "ok"
     assert sorted(board_titles(sqlite_store)) == ["Eins", "Zwei"]
+
+
+@pytest.mark.parametrize(
+    ("reference", "kept"),
+    [
+        ("&#xD800;", False), ("&#xdfff;", False), ("&#x0000D9AB;", False), ("&#55296;", False),
+        ("&#57343;", False), ("&#0057000;", False), ("&#1114112;", False), ("&#x110000;", False),
+        ("&#xD7FF;", True), ("&#xE000;", True), ("&#x10FFFF;", True), ("&#1114111;", True),
+        ("&#54999;", True), ("&#8212;", True), ("&#x41;", True),
+    ],
+)  # fmt: skip
+def test_only_references_to_no_character_are_replaced(reference: str, kept: bool) -> None:
+    """The quick search for references that may be invalid misses none of them."""
+    from newsbote.parse.decode import prepare_xml
+
+    document = f"<rss><channel><title>a{reference}b</title></channel></rss>".encode()
+    prepared = prepare_xml(document, "https://example.org/f")
+    assert (reference.encode() in prepared) is kept
+    assert (b"&#xFFFD;" in prepared) is not kept

@@ -28,6 +28,13 @@ _DOCTYPE_PLAIN = re.compile(r"[^\[>\"']*")  # one character class: one pass, no 
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)  # on a header
 # A numeric character reference: an attempt at each "&#" reads its digits once.
 _NUMERIC_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,16}));")
+# The references that may stand for no character: a surrogate (hex D800-DFFF, decimal
+# 55296-57343) or a number beyond Unicode (six hex digits or seven decimal ones and more).
+# A superset, found without a callback per reference; only where one is, are all checked.
+# Each attempt at "&#" reads that reference's own digits: linear.
+_MAYBE_INVALID_REFERENCE = re.compile(
+    rb"&#(?:[xX]0*(?:[dD][89a-fA-F][0-9a-fA-F]{2};|[0-9a-fA-F]{6})|0*(?:5[5-7][0-9]{3};|[0-9]{7}))"
+)
 _SINGLE_BYTE = {"iso8859-1", "latin-1", "cp1252", "ascii", "iso8859-15", "latin_1", "us-ascii"}
 # The labels the WHATWG Encoding Standard maps to windows-1252 (by their Python codec names).
 _WINDOWS_1252 = {"iso8859-1", "latin-1", "latin_1", "ascii", "us-ascii", "cp1252"}
@@ -145,7 +152,7 @@ def prepare_xml(
     body_text = map_html_entities(text[head_end:])
     document = ('<?xml version="1.0" encoding="utf-8"?>\n' + head + body_text).encode("utf-8")
     # "#" first: a search for one byte is fifty times faster than one for two
-    if b"#" in document and b"&#" in document:
+    if b"#" in document and _MAYBE_INVALID_REFERENCE.search(document):
         return _valid_references(document, url)
     return document
 
