@@ -371,3 +371,28 @@ def test_text_before_the_first_element_keeps_its_angle_brackets_in_matrix() -> N
     assert convert("&lt;SCRIPT und 1 &lt; 2<p>Absatz</p>", Markup.MATRIX) == (
         "&lt;SCRIPT und 1 &lt; 2<p>Absatz</p>"
     )
+
+
+def test_a_template_that_writes_a_control_character_renders_without_it(tmp_path: Path) -> None:
+    (tmp_path / "t.j2").write_text(
+        "{% block title %}T{{ '\\x01' }}{% endblock %}{% block body %}<p>a{{ '\\x01' }}b</p>{% endblock %}"
+    )
+    entry = Entry(guid="g", link="https://a.example/", title="T", content_html="", summary_html="")
+    for markup in Markup:
+        message = Renderer(tmp_path).render(
+            Item("blog", "g", KeyKind.GUID, None, entry, "f"),
+            destination="x",
+            markup=markup,
+            context=RenderContext(bot=BotConfig(), language="de", source_title="Blog"),
+            template="t.j2",
+        )
+        assert "\x01" not in message.body + message.title
+
+
+def test_in_plain_text_a_bare_url_never_touches_the_text_after_it() -> None:
+    output = convert(
+        '<p>Siehe <a href="https://a.example/x">https://a.example/x</a>)0 und '
+        '<img src="https://a.example/b.png">]</p>',
+        Markup.TEXT,
+    )
+    assert "https://a.example/x )0" in output and "https://a.example/b.png ]" in output

@@ -162,3 +162,16 @@ def test_control_characters_leave_title_html_and_text() -> None:
     assert safe.content_html == "<p>Text mit\ttab</p>"
     assert safe.summary_html == "kurz"
     assert "\x1b" not in safe.plain
+
+
+def test_a_control_character_written_as_a_reference_leaves_the_entry_too() -> None:
+    """``&amp;#1`` in a description is the text "&#1", which the sanitizer writes out as
+    U+0001; that reached the Matrix converter, whose parser refused it, and failed the
+    poll (found by the property test over whole feeds)."""
+    feed = parse_feed(
+        b'<rss version="2.0"><channel><title>F</title><item><guid>g</guid><title>T</title>'
+        b"<description>a&amp;#1;b &amp;#27;[31mrot</description></item></channel></rss>",
+        "https://example.org/f",
+    )
+    (entry,) = feed.entries
+    assert entry.content_html == "ab rot"

@@ -318,11 +318,12 @@ def sanitize_entry(entry: Entry) -> Entry:
     """
     if entry.sanitized:
         return entry
-    content = sanitize_html(without_controls(entry.content_html), entry.base)
+    # after sanitizing too: the sanitizer writes out what "&#1;" stands for
+    content = without_controls(sanitize_html(entry.content_html, entry.base))
     if entry.summary_html == entry.content_html:
         summary = content
     elif "<" in entry.summary_html:
-        summary = sanitize_html(without_controls(entry.summary_html), entry.base)
+        summary = without_controls(sanitize_html(entry.summary_html, entry.base))
     else:  # plain text (often a parser-made excerpt)
         summary = html.escape(without_controls(entry.summary_html))
     safe = entry.with_safe_html(

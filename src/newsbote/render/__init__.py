@@ -24,6 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup as SafeHTML
 
 from newsbote.config.schema import BotConfig
+from newsbote.controls import without_controls
 from newsbote.enrich.sanitize import plain_text, sanitize_entry
 from newsbote.errors import RenderError
 from newsbote.render.limits import Measure, fit
@@ -175,12 +176,19 @@ class Renderer:
             raise RenderError(name, f"missing block {exc}", destination=destination) from exc
         except TemplateError as exc:
             raise RenderError(name, _describe(exc), destination=destination) from exc
-        title = plain_text(title) or entry.title or (link or "")
+        # a template may write control characters too ("{{ '\x01' }}"): no markup takes them
+        body = without_controls(body)
+        title = without_controls(plain_text(title)) or entry.title or (link or "")
         if action == "reply":
             title = UPDATE_PREFIX.get(context.language, UPDATE_PREFIX["en"]) + title
         if headline:
             body = f"<p><strong>{html.escape(title, quote=False)}</strong></p>{body}"
-        body = fit(body, markup, limit, measure)
+        try:
+            body = fit(body, markup, limit, measure)
+        except (ValueError, RecursionError) as exc:  # a converter's parser refused the body
+            raise RenderError(
+                name, f"cannot convert the post to {markup}: {exc}", destination=destination
+            ) from exc
         return Message(
             destination=destination,
             title=title,

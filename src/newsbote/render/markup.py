@@ -166,14 +166,17 @@ class TelegramWriter(Writer):
 
 
 class TextWriter(Writer):
+    # A bare URL is followed by a space: text that touched it (")0", "]") would otherwise
+    # read as part of the link to a client that links URLs in plain text. Runs of spaces
+    # are folded afterwards.
     def link(self, href: str, content: str) -> str:
         text = content.strip()
         if not text or text == href or text.rstrip("/") == href.rstrip("/"):
-            return href
+            return f"{href} "
         return f"{text} ({href})"
 
     def image(self, src: str, alt: str) -> str:
-        return f"{alt}: {src}" if alt else src
+        return f"{alt}: {src} " if alt else f"{src} "
 
 
 # -- Matrix HTML subset --------------------------------------------------------
