@@ -90,9 +90,6 @@ def test_relative_links_are_resolved_against_xml_base() -> None:
         assert re.search(r'(href|src)="(?!https://)', entry.content_html) is None
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the parser resolves against the feed's link, not the xml:base in scope"
-)
 def test_path_relative_links_follow_the_xml_base_in_scope() -> None:
     """RFC 4287 §2 and XML Base: ``meldung/x.html`` under ``xml:base=".../news/"`` is
     ``.../news/meldung/x.html``; an entry's own xml:base wins over the feed's."""
