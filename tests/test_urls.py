@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsbote.urls import MAX_LENGTH, link_url, web_url
 
@@ -115,3 +117,26 @@ def test_length_is_capped_before_and_after_encoding() -> None:
 
 def test_lone_surrogates_are_no_url() -> None:
     assert web_url("https://a.example/\ud800") is None
+
+
+_URLISH = st.text(
+    alphabet=st.sampled_from(list("aZ09._-~!$&*+,;=:@%/?#'()[]|\\ \tä^`{}<>\"")), max_size=30
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    scheme=st.sampled_from(["http://", "https://", "HTTP://", "javascript://", "//"]),
+    host=st.sampled_from(
+        ["a.example", "A.Example", "...", "a.example:443", "a.example:0080", "x", ""]
+    ),
+    rest=_URLISH,
+)
+def test_the_quick_path_agrees_with_the_policy(scheme: str, host: str, rest: str) -> None:
+    """A URL the quick match takes is exactly what the full policy makes of it."""
+    from newsbote.urls import _canonical, _normalized, _web
+
+    url = scheme + host + rest
+    if _canonical(url):
+        normalized = _normalized(url)
+        assert normalized is not None and _web(*normalized) == url
