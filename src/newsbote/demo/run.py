@@ -36,7 +36,8 @@ name = "bote-blog"
 url = "{base}/blog/feed.xml"
 interval = "10s"
 first_run = 3
-allow_private = true   # the sample server runs on 127.0.0.1
+allow_private = true        # the sample server runs on 127.0.0.1
+allow_private_pages = true  # and serves the article pages too
 
 [[sources]]
 name = "courier-weekly"
