@@ -311,31 +311,44 @@ def test_words_and_patterns_run_in_linear_time_over_hostile_text() -> None:
     assert decision == type(decision)(False, 'title does not match "(a+)+$"')
 
 
+def _route_config(
+    feed_server: FeedServer,
+    store_url: str,
+    tmp_path: Path,
+    entries: list[tuple[str, str, str]],
+    **source: object,
+) -> Path:
+    """A feed of ``entries`` and a config whose one source posts all of it through one
+    route, the last table of the file (so a ``filter = …`` line appended is the route's)."""
+    feed_server.set("/feed.xml", rss(entries))
+    settings = {"name": "test", "url": feed_server.url("/feed.xml"), "allow_private": True}
+    return write_config(
+        tmp_path,
+        store_url,
+        [{**settings, "first_run": "all", **source}],
+        routes=[{"sources": ["test"], "destinations": ["board"]}],
+    )
+
+
+def _add_filter(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.write(line)
+
+
 async def test_a_filtered_route_posts_only_what_passes_and_why_names_the_condition(
     feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
 ) -> None:
-    feed_server.set(
-        "/feed.xml",
-        rss(
-            [
-                ("x", "https://e.org/x", "Linux 7.0 erschienen"),
-                ("y", "https://e.org/y", "Anzeige: Linux-Schulung"),
-                ("z", "https://e.org/z", "Kochrezepte"),
-            ]
-        ),
+    entries = [
+        ("x", "https://e.org/x", "Linux 7.0 erschienen"),
+        ("y", "https://e.org/y", "Anzeige: Linux-Schulung"),
+        ("z", "https://e.org/z", "Kochrezepte"),
+    ]
+    path = _route_config(feed_server, store_url, tmp_path, entries)
+    _add_filter(
+        path,
+        'filter = { all = [ { field = "title", contains = "linux" },\n'
+        '                   { not = { field = "title", matches = "^Anzeige:" } } ] }\n',
     )
-    source = {"name": "test", "url": feed_server.url("/feed.xml"), "allow_private": True}
-    path = write_config(
-        tmp_path,
-        store_url,
-        [{**source, "first_run": "all"}],
-        routes=[{"sources": ["test"], "destinations": ["board"]}],
-    )
-    with path.open("a", encoding="utf-8") as file:  # the last table is the route's
-        file.write(
-            'filter = { all = [ { field = "title", contains = "linux" },\n'
-            '                   { not = { field = "title", matches = "^Anzeige:" } } ] }\n'
-        )
     loaded = load(path)
     await run_once(loaded, store)
     assert board_titles(store) == ["Linux 7.0 erschienen"]
@@ -349,26 +362,14 @@ async def test_a_filtered_route_posts_only_what_passes_and_why_names_the_conditi
 async def _stored_feed(
     feed_server: FeedServer, store: Store, store_url: str, tmp_path: Path
 ) -> Path:
-    feed_server.set(
-        "/feed.xml",
-        rss(
-            [
-                ("x", "https://e.org/x", "Linux 7.0 erschienen"),
-                ("y", "https://e.org/y", "[red]Anzeige[/red]: Kochkurs"),
-            ]
-        ),
-    )
-    source = {"name": "test", "url": feed_server.url("/feed.xml"), "allow_private": True}
-    path = write_config(
-        tmp_path,
-        store_url,
-        [{**source, "first_run": "all"}],
-        routes=[{"sources": ["test"], "destinations": ["board"]}],
-    )
+    entries = [
+        ("x", "https://e.org/x", "Linux 7.0 erschienen"),
+        ("y", "https://e.org/y", "[red]Anzeige[/red]: Kochkurs"),
+    ]
+    path = _route_config(feed_server, store_url, tmp_path, entries)
     await run_once(load(path), store)
     # the route gets a filter afterwards, as an operator tries one on what is stored
-    with path.open("a", encoding="utf-8") as file:
-        file.write('filter = { field = "title", contains = "linux" }\n')
+    _add_filter(path, 'filter = { field = "title", contains = "linux" }\n')
     return path
 
 
@@ -483,15 +484,8 @@ async def test_a_language_filter_sees_the_language_a_source_posts_in(
 ) -> None:
     """A poll hands the source's language to the routes (the source's own setting, else the
     config's), so ``field = "language"`` decides in a real poll, not only in filter-test."""
-    feed_server.set("/feed.xml", rss([("x", "https://e.org/x", "Linux 7.0 erschienen")]))
-    source = {"name": "test", "url": feed_server.url("/feed.xml"), "allow_private": True}
-    path = write_config(
-        tmp_path,
-        store_url,
-        [{**source, "first_run": "all", "language": language}],
-        routes=[{"sources": ["test"], "destinations": ["board"]}],
-    )
-    with path.open("a", encoding="utf-8") as file:
-        file.write('filter = { field = "language", equals = "en" }\n')
+    entries = [("x", "https://e.org/x", "Linux 7.0 erschienen")]
+    path = _route_config(feed_server, store_url, tmp_path, entries, language=language)
+    _add_filter(path, 'filter = { field = "language", equals = "en" }\n')
     await run_once(load(path), store)
     assert board_titles(store) == posted

@@ -9,8 +9,6 @@ import pytest
 
 from newsbote.identify import (
     Known,
-    _parsed_canonical,
-    _simple_canonical,
     canonical_url,
     fingerprint,
     identify,
@@ -18,6 +16,7 @@ from newsbote.identify import (
 )
 from newsbote.types import Entry, KeyKind, Outcome
 from tests.conftest import CORPUS
+from tests.test_fixtures_corpus_free import EDGE_URLS, assert_quick_canonical_agrees
 
 
 def entry(
@@ -51,33 +50,11 @@ def test_canonical_url(url: str, canonical: str) -> None:
 def test_the_quick_canonical_path_agrees_with_the_parser() -> None:
     """The common-case shortcut gives what the URL parser gives, on every link of the
     corpus's feeds and on the edges of what it accepts."""
-    urls = {
-        "https://x.de//",
-        "https://x.de",
-        "https://x.de/a//",
-        "http://x.de/a/b/",
-        "https://x.de/a;b/c.html",
-        "https://x.de/%C3%A4/",
-        "https://x.de/a b",
-        "https://X.de/a",
-        "https://www.x.de/a",
-        "https://x.de:443/a",
-        "https://user@x.de/a",
-        "https://x.de/a?b=1",
-        "https://x.de/a#b",
-        "https://1.2.3.4/a",
-        "https://x.de/ä",
-    }
+    urls = set(EDGE_URLS)
     for path in CORPUS.joinpath("feeds").rglob("*"):
         if path.is_file():
             urls.update(re.findall(r"https?://[^\s\"'<>]+", path.read_text(errors="ignore")))
-    quick = 0
-    for url in sorted(urls):
-        simple = _simple_canonical(url.strip())
-        if simple is not None:
-            quick += 1
-            assert simple == _parsed_canonical(url.strip()), url
-    assert quick > 1000  # the shortcut is taken, not only declined
+    assert_quick_canonical_agrees(urls, taken_at_least=1000)
 
 
 def test_key_prefers_guid_then_link_then_hash() -> None:
